@@ -151,6 +151,12 @@ Result<SpaceId> SpaceId::ParseHex(std::string_view hex) {
 
 std::string SpaceId::ToHex() const { return kindred::ToHex(bytes()); }
 
+std::string ToBase32Lower(std::string_view bytes) {
+  std::string out = Base32(reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
 std::string ToHex(std::string_view bytes) {
   static constexpr char kDigits[] = "0123456789abcdef";
   std::string out;

@@ -67,6 +67,9 @@ class SpaceId {
   std::array<uint8_t, kBytes> bytes_{};
 };
 
+// RFC 4648 base32 without padding, lowercase (for record ids).
+std::string ToBase32Lower(std::string_view bytes);
+
 // Lowercase hex of arbitrary bytes.
 std::string ToHex(std::string_view bytes);
 // Parses lowercase or uppercase hex; InvalidArgument on odd length or a non-hex digit.

@@ -1,0 +1,150 @@
+// The Kindred engine: one device's encrypted, local-first store of records,
+// organised in spaces, each with a signed, hash-chained op log per device.
+//
+//   auto engine = kindred::Engine::Open({.home = "/path/to/home"});
+//   if (!engine.ok()) { ... engine.status().message() ... }
+//   auto ids = (*engine)->Commit(space, {Mutation::Create("journal", {...})});
+//
+// Thread-safe: every method may be called from any thread. Concurrent
+// Commit calls are grouped into one durable write (group commit).
+#ifndef KINDRED_ENGINE_H_
+#define KINDRED_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "kindred/env.h"
+#include "kindred/ids.h"
+#include "kindred/record.h"
+#include "kindred/result.h"
+#include "kindred/status.h"
+
+namespace kindred {
+
+// How hard the passphrase key derivation (Argon2id) works.
+enum class PassphraseStrength {
+  kModerate,     // default: about a second and 256 MiB
+  kInteractive,  // faster (tests, small devices): 64 MiB
+};
+
+// Options for opening an existing home.
+struct EngineOptions {
+  // The home directory (holds device.key and db/). Required.
+  std::string home;
+  // The operating system. Not owned; must outlive the engine. Null = real OS.
+  Env* env = nullptr;
+  // The passphrase that seals the key file, if the user set one.
+  std::optional<std::string> passphrase;
+  // Wait for the disk on every commit (fsync). Concurrent commits share one.
+  bool sync_writes = true;
+};
+
+// Options for creating a new device in an empty home.
+struct InitOptions {
+  EngineOptions engine;
+  // The member (person) this device belongs to, e.g. "Alex". Required.
+  std::string member_name;
+  // A name for the device, e.g. "laptop". Defaults to the host name.
+  std::string device_name;
+  // Seal the key file with engine.passphrase when set and non-empty.
+  PassphraseStrength strength = PassphraseStrength::kModerate;
+};
+
+// This device's public identity.
+struct DeviceInfo {
+  DeviceId id;
+  std::string member_name;
+  std::string device_name;
+  std::string sign_pk;  // Ed25519 public key, 32 bytes
+  std::string dh_pk;    // X25519 public key, 32 bytes
+  SpaceId personal_space;
+  // False when the key file is not sealed with a passphrase.
+  bool keys_protected = false;
+};
+
+// A space as this device sees it.
+struct SpaceSummary {
+  SpaceId id;
+  std::string kind;  // "personal" or "shared"
+  uint32_t epoch = 0;
+  // Device -> highest seq of its log held here.
+  std::map<DeviceId, uint64_t> version_vector;
+  // Live (not deleted) records per collection.
+  std::map<std::string, uint64_t> records;
+};
+
+// What Engine::Verify checked.
+struct VerifyReport {
+  uint64_t ops = 0;         // ops whose hash chain was checked
+  uint64_t decrypted = 0;   // ops whose payload authenticated and decrypted
+  uint64_t purged = 0;      // ops whose ciphertext was erased on purpose
+  uint64_t signatures = 0;  // batch signatures verified
+  uint64_t records = 0;     // materialised records that authenticated
+};
+
+// Called with (done, total) during long operations.
+using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Creates a device in `options.engine.home`: keys, personal space, store.
+  // AlreadyExists if the home already holds a device (nothing is changed).
+  static Result<std::unique_ptr<Engine>> Init(const InitOptions& options);
+
+  // Opens the device in `options.home`. FailedPrecondition when the home
+  // holds no device; Unauthenticated for a missing or wrong passphrase;
+  // Busy when another process has the store open; Corruption when the
+  // store or key file is damaged. Never re-initialises anything.
+  static Result<std::unique_ptr<Engine>> Open(const EngineOptions& options);
+
+  // Whether the home's key file is sealed with a passphrase (so a caller
+  // knows to ask for one). FailedPrecondition when there is no device.
+  static Result<bool> KeyFileIsSealed(const std::string& home, Env* env = nullptr);
+
+  virtual const DeviceInfo& device() const = 0;
+
+  // Applies `mutations` to `space` as one atomic, durable commit, and
+  // returns the ids of the records touched, in order. InvalidArgument or
+  // NotFound (nothing written) when a mutation names a record that does
+  // not exist, or is malformed.
+  virtual Result<std::vector<std::string>> Commit(const SpaceId& space,
+                                                  const std::vector<Mutation>& mutations) = 0;
+
+  // The record, or NotFound (also for deleted records unless include_deleted).
+  virtual Result<Record> Get(const SpaceId& space, const std::string& collection,
+                             const std::string& id, bool include_deleted = false) = 0;
+
+  // Calls `fn` for each live record of `collection` in `space`, in id
+  // order, until it returns false. Corruption if a record fails to
+  // authenticate.
+  virtual Status Scan(const SpaceId& space, const std::string& collection,
+                      const std::function<bool(const Record&)>& fn) = 0;
+
+  // Like Scan, but only records whose list field `field` contains `item`
+  // (served from the encrypted index).
+  virtual Status ScanByListItem(const SpaceId& space, const std::string& collection,
+                                const std::string& field, const std::string& item,
+                                const std::function<bool(const Record&)>& fn) = 0;
+
+  // The spaces this device belongs to, with version vectors and counts.
+  virtual Result<std::vector<SpaceSummary>> Spaces() = 0;
+
+  // The member a device belongs to, as named in the space roster ("" if unknown).
+  virtual std::string MemberName(const DeviceId& device) = 0;
+
+  // Checks every op's hash chain, batch signatures and authenticated
+  // payload, and every materialised record. Corruption names the first
+  // op or record that fails.
+  virtual Status Verify(VerifyReport* report) = 0;
+};
+
+}  // namespace kindred
+
+#endif  // KINDRED_ENGINE_H_

@@ -1,0 +1,120 @@
+#include "engine/store/store.h"
+
+#include <rocksdb/options.h>
+#include <rocksdb/table.h>
+
+namespace kindred::store {
+namespace {
+
+const char* const kCfNames[] = {"default", "oplog", "versions",
+                                "records", "index"};
+
+}  // namespace
+
+Status FromRocks(const rocksdb::Status& s, std::string_view what) {
+  if (s.ok()) return Status::Ok();
+  std::string msg = std::string(what) + ": " + s.ToString();
+  if (s.IsNotFound()) return Status::NotFound(msg);
+  if (s.IsCorruption()) return Status::Corruption(msg);
+  if (s.IsIOError()) {
+    // RocksDB reports a held LOCK file as an IOError mentioning the lock.
+    const std::string text = s.ToString();
+    if (text.find("lock") != std::string::npos || text.find("LOCK") != std::string::npos) {
+      return Status::Busy(std::string(what) + ": another process has this store open");
+    }
+    return Status::IOError(msg);
+  }
+  if (s.IsBusy() || s.IsTryAgain()) return Status::Busy(msg);
+  if (s.IsInvalidArgument()) return Status::InvalidArgument(msg);
+  return Status::IOError(msg);
+}
+
+void Batch::Put(Cf cf, std::string_view key, std::string_view value) {
+  // A WriteBatch only fails here on absurd sizes (over 4 GiB); Store::Write
+  // caps batches far below that.
+  batch_.Put((*handles_)[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()),
+             rocksdb::Slice(value.data(), value.size()))
+      .PermitUncheckedError();
+}
+void Batch::Delete(Cf cf, std::string_view key) {
+  batch_.Delete((*handles_)[static_cast<int>(cf)], rocksdb::Slice(key.data(), key.size()))
+      .PermitUncheckedError();
+}
+
+bool Cursor::ValidWithPrefix(std::string_view prefix) const {
+  if (!it_->Valid()) return false;
+  auto k = it_->key();
+  return k.size() >= prefix.size() && std::string_view(k.data(), prefix.size()) == prefix;
+}
+
+Status Cursor::status() const { return FromRocks(it_->status(), "reading the store"); }
+
+Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Options& options) {
+  rocksdb::DBOptions db_options;
+  db_options.create_if_missing = options.create_if_missing;
+  db_options.create_missing_column_families = options.create_if_missing;
+  db_options.paranoid_checks = true;
+  db_options.max_background_jobs = 2;
+  db_options.keep_log_file_num = 2;
+  db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
+  db_options.recycle_log_file_num = 0;  // old WAL files are deleted, not reused
+
+  rocksdb::ColumnFamilyOptions cf_options;
+  cf_options.write_buffer_size = 64 << 20;
+  std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
+  for (int i = 0; i < static_cast<int>(Cf::kCount); ++i) {
+    descriptors.emplace_back(kCfNames[i], cf_options);
+  }
+  std::unique_ptr<Store> store(new Store());  // private constructor
+  std::vector<rocksdb::ColumnFamilyHandle*> handles;
+  rocksdb::DB* raw = nullptr;
+  rocksdb::Status s = rocksdb::DB::Open(db_options, path, descriptors, &handles, &raw);
+  if (!s.ok()) {
+    if (s.IsInvalidArgument() && s.ToString().find("does not exist") != std::string::npos) {
+      return Status::NotFound("no store at " + path);
+    }
+    return FromRocks(s, "opening the store at " + path);
+  }
+  store->db_.reset(raw);
+  store->handles_ = std::move(handles);
+  return store;
+}
+
+Store::~Store() {
+  for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
+  handles_.clear();
+  if (db_) db_->Close().PermitUncheckedError();
+}
+
+Status Store::Get(Cf cf, std::string_view key, std::string* value) const {
+  rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(cf)],
+                               rocksdb::Slice(key.data(), key.size()), value);
+  if (s.IsNotFound()) return Status::NotFound("key not found");
+  return FromRocks(s, "reading the store");
+}
+
+Status Store::Write(Batch& batch, bool sync) {
+  rocksdb::WriteOptions wo;
+  wo.sync = sync;
+  return FromRocks(db_->Write(wo, &batch.batch_), "writing to the store");
+}
+
+std::unique_ptr<Cursor> Store::NewCursor(Cf cf) const {
+  return std::make_unique<Cursor>(
+      std::unique_ptr<rocksdb::Iterator>(db_->NewIterator(rocksdb::ReadOptions(),
+                                                          handles_[static_cast<int>(cf)])));
+}
+
+Status Store::CompactAll() {
+  rocksdb::FlushOptions fo;
+  fo.wait = true;
+  KINDRED_RETURN_IF_ERROR(FromRocks(db_->Flush(fo, handles_), "flushing the store"));
+  rocksdb::CompactRangeOptions co;
+  co.bottommost_level_compaction = rocksdb::BottommostLevelCompaction::kForce;
+  for (auto* h : handles_) {
+    KINDRED_RETURN_IF_ERROR(FromRocks(db_->CompactRange(co, h, nullptr, nullptr), "compacting"));
+  }
+  return FromRocks(db_->FlushWAL(true), "syncing the log");
+}
+
+}  // namespace kindred::store

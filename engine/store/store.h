@@ -1,0 +1,106 @@
+// The on-disk store: one RocksDB database per device home, with a column
+// family per kind of data. Internal to the engine.
+//
+// Column families:
+//   meta      device identity, spaces, rosters, sealed space keys, layout version
+//   oplog     ops and batch signatures, key = space | device | kind | seq
+//   versions  head of each device's log per space, key = space | device
+//   records   materialised records, sealed with the local records key
+//   index     index tokens (keyed hashes), no plaintext
+#ifndef KINDRED_ENGINE_STORE_STORE_H_
+#define KINDRED_ENGINE_STORE_STORE_H_
+
+#include <rocksdb/db.h>
+#include <rocksdb/write_batch.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kindred/result.h"
+#include "kindred/status.h"
+
+namespace kindred::store {
+
+enum class Cf : int { kMeta = 0, kOplog, kVersions, kRecords, kIndex, kCount };
+
+// The layout this code writes and reads. Bump on any incompatible change.
+inline constexpr char kLayoutVersion[] = "kindred-store/1";
+
+// A set of writes applied atomically by Store::Write. Made by
+// Store::NewBatch and valid while that Store lives. Not thread-safe.
+class Batch {
+ public:
+  void Put(Cf cf, std::string_view key, std::string_view value);
+  void Delete(Cf cf, std::string_view key);
+  size_t Count() const { return static_cast<size_t>(batch_.Count()); }
+  size_t ByteSize() const { return batch_.GetDataSize(); }
+
+ private:
+  friend class Store;
+  explicit Batch(const std::vector<rocksdb::ColumnFamilyHandle*>* handles) : handles_(handles) {}
+  rocksdb::WriteBatch batch_;
+  const std::vector<rocksdb::ColumnFamilyHandle*>* handles_;  // not owned
+};
+
+// An ordered cursor over one column family. Not thread-safe.
+class Cursor {
+ public:
+  explicit Cursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
+  void Seek(std::string_view key) { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
+  void SeekToFirst() { it_->SeekToFirst(); }
+  void Next() { it_->Next(); }
+  bool Valid() const { return it_->Valid(); }
+  // True while Valid() and the key starts with `prefix`.
+  bool ValidWithPrefix(std::string_view prefix) const;
+  std::string_view key() const { return {it_->key().data(), it_->key().size()}; }
+  std::string_view value() const { return {it_->value().data(), it_->value().size()}; }
+  // Any I/O error met while iterating.
+  Status status() const;
+
+ private:
+  std::unique_ptr<rocksdb::Iterator> it_;
+};
+
+// The open database. Thread-safe (RocksDB is).
+class Store {
+ public:
+  struct Options {
+    bool create_if_missing = false;
+  };
+  // Opens (or creates) the database in `path`. A database held by another
+  // process is Busy; a damaged one is Corruption; a missing one (without
+  // create_if_missing) is NotFound. Never re-initialises silently.
+  static Result<std::unique_ptr<Store>> Open(const std::string& path, const Options& options);
+  ~Store();
+
+  Store(const Store&) = delete;
+  Store& operator=(const Store&) = delete;
+
+  // An empty batch for this store.
+  Batch NewBatch() const { return Batch(&handles_); }
+  // NotFound when absent.
+  [[nodiscard]] Status Get(Cf cf, std::string_view key, std::string* value) const;
+  // Applies `batch` atomically; `sync` waits for the WAL to reach the disk.
+  [[nodiscard]] Status Write(Batch& batch, bool sync);
+  std::unique_ptr<Cursor> NewCursor(Cf cf) const;
+  // Flushes memtables and compacts everything, so that overwritten or deleted
+  // values (e.g. purged ciphertext) leave the files on disk.
+  [[nodiscard]] Status CompactAll();
+
+  // For tests that tamper with stored bytes.
+  rocksdb::DB* RawForTest() { return db_.get(); }
+  rocksdb::ColumnFamilyHandle* HandleForTest(Cf cf) { return handles_[static_cast<int>(cf)]; }
+
+ private:
+  Store() = default;
+  std::unique_ptr<rocksdb::DB> db_;
+  std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned by db_, released in ~Store
+};
+
+// Converts a RocksDB status, naming `what`.
+Status FromRocks(const rocksdb::Status& s, std::string_view what);
+
+}  // namespace kindred::store
+
+#endif  // KINDRED_ENGINE_STORE_STORE_H_
