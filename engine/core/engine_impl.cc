@@ -115,9 +115,15 @@ std::string NonceSequence::Next() {
 }
 
 struct EngineImpl::Writer {
-  const SpaceId* space;
-  const std::vector<Mutation>* mutations;
+  // Either a local commit...
+  const SpaceId* space = nullptr;
+  const std::vector<Mutation>* mutations = nullptr;
+  // ...or a peer's batch.
+  const OpBatch* ingest = nullptr;
+  size_t Size() const { return mutations ? mutations->size() : ingest->ops.size(); }
+
   Result<std::vector<std::string>> result = Status::Internal("commit did not run");
+  uint64_t ingested = 0;
   bool done = false;
   std::condition_variable cv;
 };
@@ -133,7 +139,8 @@ struct EngineImpl::GroupState {
     bool dirty = false;
   };
   std::map<std::string, CachedRecord> records;  // by record key
-  std::map<SpaceId, Head> heads;                // heads as this group moves them
+  std::map<SpaceId, Head> heads;                // our heads as this group moves them
+  std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads, likewise
   std::map<SpaceId, std::string> salts;         // one fresh salt per space per group
   std::map<std::string, std::string> new_ops;  // op key -> envelope, for purges in-group
   bool purged = false;
@@ -264,6 +271,9 @@ Result<std::unique_ptr<Engine>> EngineImpl::OpenHome(const EngineOptions& option
     return Status::FailedPrecondition("there is no Kindred device in " + home +
                                       " yet: run `kindred init --name NAME` first");
   }
+  if (!env.fs().Exists(StorePath(home))) {
+    return Status::Corruption("the home " + home + " has a key file but its store (db/) is missing");
+  }
   bool sealed = false;
   KINDRED_ASSIGN_OR_RETURN(DeviceSecrets secrets,
                            ReadKeyFile(env.fs(), KeyFilePath(home), options.passphrase, &sealed));
@@ -338,7 +348,9 @@ Status EngineImpl::Load() {
       return Status::Corruption("a roster entry is damaged");
     }
     KINDRED_ASSIGN_OR_RETURN(DeviceId did, DeviceId::FromBytes(entry.device_id()));
-    roster_[did] = entry;
+    std::string_view rest = cursor->key().substr(sizeof(kMetaRosterPrefix) - 1);
+    KINDRED_ASSIGN_OR_RETURN(SpaceId sid, SpaceId::FromBytes(rest.substr(0, SpaceId::kBytes)));
+    roster_[{sid, did}] = entry;
     if (did == device_.id) device_.device_name = entry.device_name();
   }
   KINDRED_RETURN_IF_ERROR(cursor->status());
@@ -441,18 +453,32 @@ Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
   Writer w;
   w.space = &space;
   w.mutations = &mutations;
+  RunInGroup(w);
+  return std::move(w.result);
+}
+
+Result<uint64_t> EngineImpl::Ingest(const OpBatch& batch) {
+  if (batch.ops.empty()) return uint64_t{0};
+  Writer w;
+  w.ingest = &batch;
+  RunInGroup(w);
+  if (!w.result.ok()) return w.result.status();
+  return w.ingested;
+}
+
+void EngineImpl::RunInGroup(Writer& w) {
   std::unique_lock<std::mutex> lock(commit_mu_);
   writers_.push_back(&w);
   while (!w.done && &w != writers_.front()) w.cv.wait(lock);
-  if (w.done) return std::move(w.result);
+  if (w.done) return;
 
   // Leader: take everyone queued so far, with a cap to bound memory.
   std::vector<Writer*> group;
   size_t ops = 0;
   for (Writer* other : writers_) {
-    if (!group.empty() && ops + other->mutations->size() > 10000) break;
+    if (!group.empty() && ops + other->Size() > 10000) break;
     group.push_back(other);
-    ops += other->mutations->size();
+    ops += other->Size();
   }
   Status s = CommitGroup(group);  // holds commit_mu_: heads_ belong to the leader
   for (Writer* done : group) {
@@ -462,34 +488,40 @@ Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
     if (done != &w) done->cv.notify_one();
   }
   if (!writers_.empty()) writers_.front()->cv.notify_one();
-  return std::move(w.result);
 }
 
 Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   GroupState g(store_->NewBatch());
+  const bool shared_group = group.size() > 1;
   for (Writer* w : group) {
-    // Each writer is all or nothing: work on copies, keep them only on success.
-    auto saved_records = g.records;
-    auto saved_heads = g.heads;
-    auto saved_batch = g.batch;
+    // Each writer is all or nothing. Alone in its group, a failed writer
+    // just discards the group; sharing it, it rolls back to a copy.
+    std::optional<GroupState> saved;
+    if (shared_group) saved.emplace(g);
     std::vector<std::string> ids;
     Status s;
-    for (const Mutation& m : *w->mutations) {
-      std::string id;
-      s = ApplyMutation(g, *w->space, m, &id);
-      if (!s.ok()) break;
-      ids.push_back(std::move(id));
+    if (w->ingest) {
+      s = IngestInGroup(g, *w->ingest, &w->ingested);
+    } else {
+      for (const Mutation& m : *w->mutations) {
+        std::string id;
+        s = ApplyMutation(g, *w->space, m, &id);
+        if (!s.ok()) break;
+        ids.push_back(std::move(id));
+      }
     }
     if (s.ok()) {
       w->result = std::move(ids);
     } else {
       w->result = s;
-      g.records = std::move(saved_records);
-      g.heads = std::move(saved_heads);
-      g.batch = std::move(saved_batch);
+      if (shared_group) {
+        g = std::move(*saved);
+      } else {
+        return Status::Ok();  // nothing to write; the writer holds its error
+      }
     }
   }
-  if (g.heads.empty()) return Status::Ok();  // every writer failed validation
+  if (g.heads.empty() && g.peer_heads.empty()) return Status::Ok();
 
   // Materialised records and their index entries.
   for (auto& [key, cached] : g.records) {
@@ -513,6 +545,15 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
     v.set_head_hash(head.hash);
     v.set_hlc(head.hlc);
     g.batch.Put(store::Cf::kVersions, log::VersionKey(space, device_.id), v.SerializeAsString());
+  }
+  for (auto& [log_id, head] : g.peer_heads) {
+    v1::VersionEntry v;
+    v.set_format(kFormat);
+    v.set_seq(head.seq);
+    v.set_head_hash(head.hash);
+    v.set_hlc(head.hlc);
+    g.batch.Put(store::Cf::kVersions, log::VersionKey(log_id.first, log_id.second),
+                v.SerializeAsString());
   }
   KINDRED_RETURN_IF_ERROR(store_->Write(g.batch, options_.sync_writes));
   for (auto& [space, head] : g.heads) heads_[space] = head;
@@ -608,25 +649,39 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
   head.hash = log::OpHash(space, device_.id, seq, op);
   head.hlc = op.hlc();
 
-  // Merge into the record.
-  v1::Dot dot;
-  dot.set_device(std::string(device_.id.bytes()));
-  dot.set_seq(seq);
-  if (state->record_id().empty()) state->set_record_id(*id);
-  if (payload.has_write()) {
-    log::ApplyWrite(dot, op.hlc(), payload.write(), state);
-  } else {
-    log::ApplyDelete(dot, op.hlc(), payload.remove(), state);
-  }
-  auto& cached = g.records.at(RecordKey(space, m.collection, *id));
-  cached.dirty = true;
+  return MergePayload(g, space, device_.id, seq, op.hlc(), payload, *id, op_key,
+                      std::move(op_bytes));
+}
 
-  if (m.kind == Mutation::Kind::kPurge) {
+Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author,
+                                uint64_t seq, uint64_t hlc, const v1::OpPayload& payload,
+                                const std::string& id, const std::string& op_key,
+                                std::string op_bytes) {
+  const std::string& collection =
+      payload.has_write() ? payload.write().collection() : payload.remove().collection();
+  KINDRED_RETURN_IF_ERROR(CheckName("a collection name", collection));
+  KINDRED_RETURN_IF_ERROR(CheckName("a record id", id));
+  KINDRED_ASSIGN_OR_RETURN(v1::RecordState* state, LoadState(g, space, collection, id));
+  v1::Dot dot;
+  dot.set_device(std::string(author.bytes()));
+  dot.set_seq(seq);
+  if (state->record_id().empty()) state->set_record_id(id);
+  if (payload.has_write()) {
+    log::ApplyWrite(dot, hlc, payload.write(), state);
+  } else {
+    log::ApplyDelete(dot, hlc, payload.remove(), state);
+  }
+  g.records.at(RecordKey(space, collection, id)).dirty = true;
+
+  // Ops written in this group, kept in case a later purge in it needs them.
+  if (g.purged || (payload.has_remove() && payload.remove().purge())) {
     g.new_ops[op_key] = std::move(op_bytes);
+  }
+  if (payload.has_remove() && payload.remove().purge()) {
     // Erase the ciphertext of every earlier op of the record that we hold.
     for (const auto& purged : payload.remove().purged_ops()) {
-      KINDRED_ASSIGN_OR_RETURN(DeviceId author, DeviceId::FromBytes(purged.device()));
-      std::string key_bytes = log::OpKey(space, author, purged.seq());
+      KINDRED_ASSIGN_OR_RETURN(DeviceId purged_author, DeviceId::FromBytes(purged.device()));
+      std::string key_bytes = log::OpKey(space, purged_author, purged.seq());
       std::string bytes;
       auto pending = g.new_ops.find(key_bytes);
       if (pending != g.new_ops.end()) {
@@ -638,13 +693,14 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
       }
       v1::OpEnvelope old;
       if (!old.ParseFromString(bytes)) return Status::Corruption("a stored op is damaged");
+      if (old.purged()) continue;
       old.clear_ciphertext();
       old.set_purged(true);
-      g.batch.Put(store::Cf::kOplog, key_bytes, old.SerializeAsString());
+      std::string erased = old.SerializeAsString();
+      g.batch.Put(store::Cf::kOplog, key_bytes, erased);
+      if (pending != g.new_ops.end()) pending->second = std::move(erased);
     }
     g.purged = true;
-  } else if (g.purged || !g.new_ops.empty()) {
-    g.new_ops[op_key] = std::move(op_bytes);
   }
   return Status::Ok();
 }
@@ -777,20 +833,28 @@ Result<std::vector<SpaceSummary>> EngineImpl::Spaces() {
 
 std::string EngineImpl::MemberName(const DeviceId& device) {
   std::lock_guard<std::mutex> lock(meta_mu_);
-  auto it = roster_.find(device);
-  return it == roster_.end() ? "" : it->second.member_name();
+  for (const auto& [key, entry] : roster_) {
+    if (key.second == device) return entry.member_name();
+  }
+  return "";
+}
+
+Result<std::string> EngineImpl::SignKeyOf(const SpaceId& space, const DeviceId& device) {
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  auto it = roster_.find({space, device});
+  if (it == roster_.end()) {
+    return Status::PermissionDenied("device " + device.ToString() +
+                                    " is not a member of this space");
+  }
+  return it->second.sign_pk();
 }
 
 Status EngineImpl::VerifyLog(const SpaceId& space, const DeviceId& device, VerifyReport* report) {
-  std::string sign_pk;
-  {
-    std::lock_guard<std::mutex> lock(meta_mu_);
-    auto it = roster_.find(device);
-    if (it == roster_.end()) {
-      return Status::Corruption("the log of unknown device " + device.ToString() + " is stored here");
-    }
-    sign_pk = it->second.sign_pk();
+  auto sign_pk_or = SignKeyOf(space, device);
+  if (!sign_pk_or.ok()) {
+    return Status::Corruption("the log of unknown device " + device.ToString() + " is stored here");
   }
+  const std::string sign_pk = *sign_pk_or;
   std::map<uint64_t, v1::BatchSignature> signatures;
   auto cursor = store_->NewCursor(store::Cf::kOplog);
   std::string sig_prefix = log::SignaturePrefix(space, device);
@@ -872,6 +936,342 @@ Status EngineImpl::Verify(VerifyReport* report) {
     ++report->records;
   }
   return records->status();
+}
+
+DeviceCard EngineImpl::card() const {
+  DeviceCard c;
+  c.id = device_.id;
+  c.sign_pk = device_.sign_pk;
+  c.dh_pk = device_.dh_pk;
+  c.member_name = device_.member_name;
+  c.device_name = device_.device_name;
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  auto it = roster_.find({device_.personal_space, device_.id});
+  if (it != roster_.end()) c.member_id = it->second.member_id();
+  return c;
+}
+
+Result<VersionVector> EngineImpl::Versions(const SpaceId& space) {
+  VersionVector vv;
+  auto cursor = store_->NewCursor(store::Cf::kVersions);
+  std::string prefix(space.bytes());
+  for (cursor->Seek(prefix); cursor->ValidWithPrefix(prefix); cursor->Next()) {
+    v1::VersionEntry v;
+    if (!v.ParseFromArray(cursor->value().data(), static_cast<int>(cursor->value().size()))) {
+      return Status::Corruption("a version vector entry is damaged");
+    }
+    KINDRED_ASSIGN_OR_RETURN(DeviceId d, DeviceId::FromBytes(cursor->key().substr(prefix.size())));
+    vv[d] = v.seq();
+  }
+  KINDRED_RETURN_IF_ERROR(cursor->status());
+  return vv;
+}
+
+Status EngineImpl::ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
+                               const std::function<bool(OpBatch&&)>& fn) {
+  KINDRED_ASSIGN_OR_RETURN(VersionVector ours, Versions(space));
+  if (max_ops == 0) max_ops = 1;
+  for (const auto& [device, head] : ours) {
+    auto it = theirs.find(device);
+    uint64_t from = (it == theirs.end() ? 0 : it->second) + 1;
+    if (from > head) continue;
+    // Signed heads of this log at or after `from`; a batch must end at one.
+    std::vector<std::pair<uint64_t, std::string>> signed_heads;
+    auto sigs = store_->NewCursor(store::Cf::kOplog);
+    std::string sig_prefix = log::SignaturePrefix(space, device);
+    for (sigs->Seek(log::SignatureKey(space, device, from)); sigs->ValidWithPrefix(sig_prefix);
+         sigs->Next()) {
+      signed_heads.emplace_back(crypto::GetU64(sigs->key().data() + sig_prefix.size()),
+                                std::string(sigs->value()));
+    }
+    KINDRED_RETURN_IF_ERROR(sigs->status());
+    auto ops = store_->NewCursor(store::Cf::kOplog);
+    std::string op_prefix = log::OpPrefix(space, device);
+    ops->Seek(log::OpKey(space, device, from));
+    uint64_t next = from;
+    size_t sig_index = 0;
+    while (next <= head && sig_index < signed_heads.size()) {
+      // Take whole signed runs until the batch holds about max_ops.
+      size_t end = sig_index;
+      while (end + 1 < signed_heads.size() && signed_heads[end + 1].first - next + 1 <= max_ops) {
+        ++end;
+      }
+      OpBatch batch;
+      batch.space = space;
+      batch.device = device;
+      batch.first_seq = next;
+      batch.signature = signed_heads[end].second;
+      for (; next <= signed_heads[end].first; ++next, ops->Next()) {
+        if (!ops->ValidWithPrefix(op_prefix) ||
+            crypto::GetU64(ops->key().data() + op_prefix.size()) != next) {
+          KINDRED_RETURN_IF_ERROR(ops->status());
+          return Status::Corruption(log::DescribeOp(space, device, next) + " is missing here");
+        }
+        batch.ops.emplace_back(ops->value());
+      }
+      sig_index = end + 1;
+      if (!fn(std::move(batch))) return Status::Ok();
+    }
+  }
+  return Status::Ok();
+}
+
+Result<std::string> EngineImpl::StoredOpHash(const SpaceId& space, const DeviceId& device,
+                                             uint64_t seq) {
+  if (seq == 0) return std::string(crypto::kHashBytes, '\0');
+  std::string bytes;
+  KINDRED_RETURN_IF_ERROR(store_->Get(store::Cf::kOplog, log::OpKey(space, device, seq), &bytes));
+  v1::OpEnvelope op;
+  if (!op.ParseFromString(bytes)) return Status::Corruption(log::DescribeOp(space, device, seq) + " is damaged");
+  return log::OpHash(space, device, seq, op);
+}
+
+Result<EngineImpl::Head> EngineImpl::PeerHead(GroupState& g, const SpaceId& space,
+                                              const DeviceId& device) {
+  auto it = g.peer_heads.find({space, device});
+  if (it != g.peer_heads.end()) return it->second;
+  std::string bytes;
+  Status s = store_->Get(store::Cf::kVersions, log::VersionKey(space, device), &bytes);
+  if (s.code() == StatusCode::kNotFound) return Head{};
+  KINDRED_RETURN_IF_ERROR(s);
+  v1::VersionEntry v;
+  if (!v.ParseFromString(bytes)) return Status::Corruption("a version vector entry is damaged");
+  return Head{v.seq(), v.head_hash(), v.hlc()};
+}
+
+Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* added) {
+  *added = 0;
+  const std::string who = "the batch from device " + b.device.ToString();
+  KINDRED_ASSIGN_OR_RETURN(std::string sign_pk, SignKeyOf(b.space, b.device));
+  if (b.first_seq == 0) return Status::Corruption(who + " starts at seq 0");
+  v1::BatchSignature sig;
+  if (!sig.ParseFromString(b.signature) || sig.format() != kFormat) {
+    return Status::Corruption(who + " has a damaged signature");
+  }
+  const uint64_t last = b.first_seq + b.ops.size() - 1;
+  if (sig.seq() != last) return Status::Corruption(who + " is signed for another range of ops");
+
+  Head head;
+  if (b.device == device_.id) {
+    auto own = g.heads.find(b.space);
+    head = own != g.heads.end() ? own->second : heads_[b.space];
+  } else {
+    KINDRED_ASSIGN_OR_RETURN(head, PeerHead(g, b.space, b.device));
+  }
+  if (b.first_seq > head.seq + 1) {
+    return Status::FailedPrecondition(who + " starts at op " + std::to_string(b.first_seq) +
+                                      " but only " + std::to_string(head.seq) +
+                                      " are held here: ops are missing in between");
+  }
+  std::string prev;
+  if (b.first_seq - 1 == head.seq) {
+    prev = head.hash;
+  } else {
+    KINDRED_ASSIGN_OR_RETURN(prev, StoredOpHash(b.space, b.device, b.first_seq - 1));
+  }
+
+  // Check everything before keeping anything.
+  struct Fresh {
+    uint64_t seq;
+    v1::OpEnvelope op;
+    v1::OpPayload payload;
+    bool readable;
+  };
+  std::vector<Fresh> fresh;
+  for (size_t i = 0; i < b.ops.size(); ++i) {
+    const uint64_t seq = b.first_seq + i;
+    const std::string what = log::DescribeOp(b.space, b.device, seq);
+    v1::OpEnvelope op;
+    if (!op.ParseFromString(b.ops[i])) return Status::Corruption(what + " is malformed");
+    if (!crypto::ConstantTimeEquals(op.prev_hash(), prev)) {
+      return Status::Corruption(what + " does not follow the op before it: the chain is broken");
+    }
+    std::string hash = log::OpHash(b.space, b.device, seq, op);
+    if (seq <= head.seq) {
+      KINDRED_ASSIGN_OR_RETURN(std::string held, StoredOpHash(b.space, b.device, seq));
+      if (!crypto::ConstantTimeEquals(held, hash)) {
+        return Status::Corruption("fork: device " + b.device.ToString() +
+                                  " sent a different op " + std::to_string(seq) +
+                                  " than the one held here; refusing its log");
+      }
+    } else {
+      Fresh f{seq, std::move(op), {}, false};
+      if (!f.op.purged()) {
+        KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(b.space, f.op.epoch()));
+        crypto::SecretString plain;
+        KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, b.space, b.device, seq, f.op, &plain.str()));
+        if (!f.payload.ParseFromString(plain.str()) || f.payload.format() != kFormat ||
+            f.payload.body_case() == v1::OpPayload::BODY_NOT_SET) {
+          return Status::Corruption(what + " holds a malformed payload");
+        }
+        f.readable = true;
+      } else if (!f.op.ciphertext().empty()) {
+        return Status::Corruption(what + " is marked purged but carries ciphertext");
+      }
+      fresh.push_back(std::move(f));
+    }
+    prev = std::move(hash);
+  }
+  if (!crypto::ConstantTimeEquals(sig.head_hash(), prev) ||
+      !crypto::Verify(sign_pk, log::HeadMessage(b.space, b.device, last, prev), sig.signature())) {
+    return Status::Corruption(who + " has a signature that does not verify");
+  }
+  if (fresh.empty()) return Status::Ok();
+  if (b.device == device_.id) {
+    return Status::Corruption(who + " holds ops of this device's own log that it never wrote");
+  }
+
+  // All checked: store and merge.
+  uint64_t max_hlc = head.hlc;
+  for (size_t i = 0; i < fresh.size(); ++i) {
+    Fresh& f = fresh[i];
+    std::string op_key = log::OpKey(b.space, b.device, f.seq);
+    const std::string& bytes = b.ops[f.seq - b.first_seq];
+    g.batch.Put(store::Cf::kOplog, op_key, bytes);
+    hlc_.Observe(f.op.hlc());
+    max_hlc = std::max(max_hlc, f.op.hlc());
+    if (!f.readable) continue;
+    const std::string& rid = f.payload.has_write() ? f.payload.write().record_id()
+                                                   : f.payload.remove().record_id();
+    std::string id = rid.empty() ? DeriveRecordId(b.space, b.device, f.seq) : rid;
+    KINDRED_RETURN_IF_ERROR(
+        MergePayload(g, b.space, b.device, f.seq, f.op.hlc(), f.payload, id, op_key, bytes));
+  }
+  g.batch.Put(store::Cf::kOplog, log::SignatureKey(b.space, b.device, last), b.signature);
+  g.peer_heads[{b.space, b.device}] = Head{last, prev, max_hlc};
+  *added = fresh.size();
+  return Status::Ok();
+}
+
+Result<std::string> EngineImpl::GrantSpace(const SpaceId& space, const DeviceCard& recipient) {
+  if (recipient.sign_pk.size() != crypto::kSignPublicKeyBytes ||
+      recipient.dh_pk.size() != crypto::kDhPublicKeyBytes ||
+      DeviceId::FromPublicKeys(recipient.sign_pk, recipient.dh_pk) != recipient.id) {
+    return Status::InvalidArgument("the device card's keys do not match its device id");
+  }
+  KINDRED_RETURN_IF_ERROR(CheckName("the member name", recipient.member_name));
+  v1::RosterEntry entry;
+  entry.set_format(kFormat);
+  entry.set_device_id(std::string(recipient.id.bytes()));
+  entry.set_sign_pk(recipient.sign_pk);
+  entry.set_dh_pk(recipient.dh_pk);
+  entry.set_member_id(recipient.member_id);
+  entry.set_member_name(recipient.member_name);
+  entry.set_device_name(recipient.device_name);
+  entry.set_added_by(std::string(device_.id.bytes()));
+
+  v1::SpaceGrant grant;
+  grant.set_format(kFormat);
+  grant.set_recipient(std::string(recipient.id.bytes()));
+  grant.set_granter(std::string(device_.id.bytes()));
+  grant.set_created_micros(env_.clock().NowMicros());
+  {
+    std::lock_guard<std::mutex> lock(meta_mu_);
+    auto info = spaces_.find(space);
+    if (info == spaces_.end()) return Status::NotFound("this device does not belong to that space");
+    *grant.mutable_space() = info->second;
+    for (const auto& [key, k] : epoch_keys_) {
+      if (key.first != space) continue;
+      auto* ek = grant.add_keys();
+      ek->set_epoch(key.second);
+      ek->set_key(std::string(k.view()));
+    }
+    for (const auto& [key, e] : roster_) {
+      if (key.first == space) *grant.add_roster() = e;
+    }
+    *grant.add_roster() = entry;
+  }
+  crypto::SecretString grant_bytes(grant.SerializeAsString());
+  for (auto& ek : *grant.mutable_keys()) sodium_memzero(ek.mutable_key()->data(), ek.key().size());
+  v1::SignedGrant signed_grant;
+  signed_grant.set_grant(grant_bytes.str());
+  signed_grant.set_signature(crypto::Sign(secrets_.sign, "kindred/grant/1" + grant_bytes.str()));
+  crypto::SecretString plain(signed_grant.SerializeAsString());
+  sodium_memzero(signed_grant.mutable_grant()->data(), signed_grant.grant().size());
+  std::string sealed(plain.str().size() + crypto_box_SEALBYTES, '\0');
+  crypto_box_seal(reinterpret_cast<uint8_t*>(sealed.data()),
+                  reinterpret_cast<const uint8_t*>(plain.str().data()), plain.str().size(),
+                  reinterpret_cast<const uint8_t*>(recipient.dh_pk.data()));
+
+  store::Batch batch = store_->NewBatch();
+  batch.Put(store::Cf::kMeta, RosterKey(space, recipient.id), entry.SerializeAsString());
+  KINDRED_RETURN_IF_ERROR(store_->Write(batch, true));
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  roster_[{space, recipient.id}] = entry;
+  return sealed;
+}
+
+Result<SpaceId> EngineImpl::AcceptSpace(std::string_view sealed, const DeviceCard& granter,
+                                        bool as_personal) {
+  if (sealed.size() < crypto_box_SEALBYTES || sealed.size() > (1u << 20)) {
+    return Status::Corruption("the space grant has an impossible size");
+  }
+  crypto::SecretString plain;
+  plain.str().resize(sealed.size() - crypto_box_SEALBYTES);
+  if (crypto_box_seal_open(reinterpret_cast<uint8_t*>(plain.str().data()),
+                           reinterpret_cast<const uint8_t*>(sealed.data()), sealed.size(),
+                           reinterpret_cast<const uint8_t*>(device_.dh_pk.data()),
+                           secrets_.dh.secret_key.data()) != 0) {
+    return Status::Unauthenticated("the space grant is not for this device or was altered");
+  }
+  v1::SignedGrant signed_grant;
+  v1::SpaceGrant grant;
+  if (!signed_grant.ParseFromString(plain.str())) return Status::Corruption("the space grant is malformed");
+  if (!crypto::Verify(granter.sign_pk, "kindred/grant/1" + signed_grant.grant(),
+                      signed_grant.signature())) {
+    return Status::Unauthenticated("the space grant is not signed by the expected device");
+  }
+  bool parsed = grant.ParseFromString(signed_grant.grant());
+  sodium_memzero(signed_grant.mutable_grant()->data(), signed_grant.grant().size());
+  if (!parsed || grant.format() != kFormat) return Status::Corruption("the space grant is malformed");
+  if (grant.recipient() != device_.id.bytes() || grant.granter() != granter.id.bytes()) {
+    return Status::Unauthenticated("the space grant names other devices");
+  }
+  KINDRED_ASSIGN_OR_RETURN(SpaceId space, SpaceId::FromBytes(grant.space().space_id()));
+  bool granter_listed = false;
+  for (const auto& e : grant.roster()) {
+    if (e.device_id() == granter.id.bytes() && e.sign_pk() == granter.sign_pk) granter_listed = true;
+  }
+  if (!granter_listed) return Status::Unauthenticated("the granter is not in the space's roster");
+
+  store::Batch batch = store_->NewBatch();
+  batch.Put(store::Cf::kMeta, std::string(kMetaSpacePrefix) + std::string(space.bytes()),
+            grant.space().SerializeAsString());
+  std::vector<std::pair<uint32_t, crypto::SymmetricKey>> keys;
+  for (auto& ek : *grant.mutable_keys()) {
+    auto k = crypto::SymmetricKey::FromBytes(ek.key());
+    sodium_memzero(ek.mutable_key()->data(), ek.key().size());
+    if (!k.ok()) return Status::Corruption("the space grant holds a key of the wrong size");
+    std::string key = SpaceKeyKey(space, ek.epoch());
+    batch.Put(store::Cf::kMeta, key,
+              crypto::AeadSealRandomNonce(env_.random(), wrap_key_, std::string(kSpaceKeyAd) + key,
+                                          k->view()));
+    keys.emplace_back(ek.epoch(), *k);
+  }
+  std::vector<std::pair<DeviceId, v1::RosterEntry>> entries;
+  for (const auto& e : grant.roster()) {
+    KINDRED_ASSIGN_OR_RETURN(DeviceId d, DeviceId::FromBytes(e.device_id()));
+    if (DeviceId::FromPublicKeys(e.sign_pk(), e.dh_pk()) != d) {
+      return Status::Corruption("the space grant's roster holds a device whose keys do not match its id");
+    }
+    batch.Put(store::Cf::kMeta, RosterKey(space, d), e.SerializeAsString());
+    entries.emplace_back(d, e);
+  }
+  if (as_personal) {
+    std::string bytes;
+    KINDRED_RETURN_IF_ERROR(store_->Get(store::Cf::kMeta, kMetaDevice, &bytes));
+    v1::DeviceRecord rec;
+    if (!rec.ParseFromString(bytes)) return Status::Corruption("the device record is damaged");
+    rec.set_personal_space(std::string(space.bytes()));
+    batch.Put(store::Cf::kMeta, kMetaDevice, rec.SerializeAsString());
+  }
+  KINDRED_RETURN_IF_ERROR(store_->Write(batch, true));
+  std::lock_guard<std::mutex> lock(meta_mu_);
+  spaces_[space] = grant.space();
+  for (auto& [epoch, k] : keys) epoch_keys_[{space, epoch}] = k;
+  for (auto& [d, e] : entries) roster_[{space, d}] = e;
+  if (as_personal) device_.personal_space = space;
+  return space;
 }
 
 }  // namespace kindred::core

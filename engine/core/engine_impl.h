@@ -58,6 +58,14 @@ class EngineImpl final : public Engine {
   Result<std::vector<SpaceSummary>> Spaces() override;
   std::string MemberName(const DeviceId& device) override;
   Status Verify(VerifyReport* report) override;
+  DeviceCard card() const override;
+  Result<VersionVector> Versions(const SpaceId& space) override;
+  Status ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
+                     const std::function<bool(OpBatch&&)>& fn) override;
+  Result<uint64_t> Ingest(const OpBatch& batch) override;
+  Result<std::string> GrantSpace(const SpaceId& space, const DeviceCard& recipient) override;
+  Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
+                              bool as_personal) override;
 
   // For tests that tamper with the stored bytes.
   store::Store* StoreForTest() { return store_.get(); }
@@ -78,8 +86,20 @@ class EngineImpl final : public Engine {
              std::unique_ptr<store::Store> store);
 
   Status Load();
+  // Queues `w` and returns once its group was written (group commit).
+  void RunInGroup(Writer& w);
   Status CommitGroup(std::vector<Writer*>& group);
   Status ApplyMutation(GroupState& g, const SpaceId& space, const Mutation& m, std::string* id);
+  Status IngestInGroup(GroupState& g, const OpBatch& batch, uint64_t* added);
+  // Merges op (author, seq) into its record and carries out a purge.
+  Status MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author, uint64_t seq,
+                      uint64_t hlc, const v1::OpPayload& payload, const std::string& id,
+                      const std::string& op_key, std::string op_bytes);
+  // The head of (space, device) as this group sees it.
+  Result<Head> PeerHead(GroupState& g, const SpaceId& space, const DeviceId& device);
+  // The hash of stored op `seq` of (space, device).
+  Result<std::string> StoredOpHash(const SpaceId& space, const DeviceId& device, uint64_t seq);
+  Result<std::string> SignKeyOf(const SpaceId& space, const DeviceId& device);
   Result<v1::RecordState*> LoadState(GroupState& g, const SpaceId& space,
                                      const std::string& collection, const std::string& id);
   Result<v1::RecordState> ReadState(std::string_view key, std::string_view sealed) const;
@@ -106,7 +126,7 @@ class EngineImpl final : public Engine {
   mutable std::mutex meta_mu_;
   std::map<SpaceId, v1::SpaceInfo> spaces_;                         // guarded by meta_mu_
   std::map<std::pair<SpaceId, uint32_t>, crypto::SymmetricKey> epoch_keys_;  // guarded by meta_mu_
-  std::map<DeviceId, v1::RosterEntry> roster_;                      // guarded by meta_mu_
+  std::map<std::pair<SpaceId, DeviceId>, v1::RosterEntry> roster_;  // guarded by meta_mu_
 
   // Group commit (after LevelDB's DBImpl::Write): the first writer in the
   // queue builds one batch for everyone waiting, writes it once, and wakes them.

@@ -87,6 +87,30 @@ struct VerifyReport {
   uint64_t records = 0;     // materialised records that authenticated
 };
 
+// What a device holds of a space's logs: device -> highest seq.
+using VersionVector = std::map<DeviceId, uint64_t>;
+
+// A contiguous run of one device's ops in one space, ending at a signed
+// head, as sync sends it. The bytes are opaque here: the engine checks them
+// all before it trusts any.
+struct OpBatch {
+  SpaceId space;
+  DeviceId device;
+  uint64_t first_seq = 0;
+  std::vector<std::string> ops;  // encoded op envelopes, seq first_seq, first_seq+1, ...
+  std::string signature;         // encoded batch signature over the last op
+};
+
+// The public identity another device needs to add this one to a space.
+struct DeviceCard {
+  DeviceId id;
+  std::string sign_pk;
+  std::string dh_pk;
+  std::string member_id;
+  std::string member_name;
+  std::string device_name;
+};
+
 // Called with (done, total) during long operations.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
@@ -143,6 +167,39 @@ class Engine {
   // payload, and every materialised record. Corruption names the first
   // op or record that fails.
   virtual Status Verify(VerifyReport* report) = 0;
+
+  // ---- Sync and sharing (used by the sync and pairing layers) ----
+
+  // This device's public card.
+  virtual DeviceCard card() const = 0;
+
+  // The version vector of `space` here.
+  virtual Result<VersionVector> Versions(const SpaceId& space) = 0;
+
+  // Calls `fn` with the ops of `space` that a holder of `theirs` lacks, per
+  // device in seq order, in batches of about `max_ops` that each end at a
+  // signed head, until `fn` returns false. Memory stays bounded by one batch.
+  virtual Status ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
+                             const std::function<bool(OpBatch&&)>& fn) = 0;
+
+  // Checks a batch from a peer (known device, unbroken hash chain from what
+  // is held here, valid signature, authentic payloads), then merges and
+  // stores it in one atomic write. Ops already held are skipped. Returns how
+  // many ops were new. PermissionDenied for a device not in the space's
+  // roster; Corruption for a broken chain, bad signature or payload, or a
+  // fork (two different ops for one seq), with nothing stored.
+  virtual Result<uint64_t> Ingest(const OpBatch& batch) = 0;
+
+  // Adds `recipient` to the roster of `space` and returns the space's keys
+  // and roster sealed to the recipient's X25519 key and signed by this
+  // device. The caller must have authenticated `recipient` (pairing does).
+  virtual Result<std::string> GrantSpace(const SpaceId& space, const DeviceCard& recipient) = 0;
+
+  // Opens a grant made by `granter` (authenticated by the caller) for this
+  // device and joins the space. With `as_personal`, the space becomes this
+  // device's personal space (linking another device of the same member).
+  virtual Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
+                                      bool as_personal) = 0;
 };
 
 }  // namespace kindred
