@@ -480,7 +480,12 @@ void EngineImpl::RunInGroup(Writer& w) {
     group.push_back(other);
     ops += other->Size();
   }
-  Status s = CommitGroup(group);  // holds commit_mu_: heads_ belong to the leader
+  // Build and write without the lock, so later writers can queue up behind
+  // this group and share the next write. Only the leader (the front of the
+  // queue) touches heads_, and there is one leader at a time.
+  lock.unlock();
+  Status s = CommitGroup(group);
+  lock.lock();
   for (Writer* done : group) {
     if (!s.ok()) done->result = s;
     writers_.pop_front();
@@ -581,11 +586,21 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
   payload.set_format(kFormat);
   v1::RecordState* state = nullptr;
   if (m.kind == Mutation::Kind::kCreate) {
-    *id = m.id.empty() ? DeriveRecordId(space, device_.id, seq) : m.id;
-    KINDRED_RETURN_IF_ERROR(CheckName("the record id", *id));
-    KINDRED_ASSIGN_OR_RETURN(state, LoadState(g, space, m.collection, *id));
-    if (!state->ops().empty()) {
-      return Status::AlreadyExists("a record with id " + *id + " already exists in " + m.collection);
+    if (m.id.empty()) {
+      // A fresh id derived from this op's own dot: no record can have it yet.
+      *id = DeriveRecordId(space, device_.id, seq);
+      GroupState::CachedRecord fresh;
+      fresh.space = space;
+      state = &g.records.emplace(RecordKey(space, m.collection, *id), std::move(fresh))
+                   .first->second.state;
+    } else {
+      *id = m.id;
+      KINDRED_RETURN_IF_ERROR(CheckName("the record id", *id));
+      KINDRED_ASSIGN_OR_RETURN(state, LoadState(g, space, m.collection, *id));
+      if (!state->ops().empty()) {
+        return Status::AlreadyExists("a record with id " + *id + " already exists in " +
+                                     m.collection);
+      }
     }
     auto* write = payload.mutable_write();
     write->set_collection(m.collection);
