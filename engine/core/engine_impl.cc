@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <filesystem>
 #include <set>
+#include <thread>
+#include <unordered_map>
 
 #include "engine/log/merge.h"
 #include "engine/log/oplog.h"
@@ -130,20 +132,34 @@ struct EngineImpl::Writer {
 
 struct EngineImpl::GroupState {
   explicit GroupState(store::Batch b) : batch(std::move(b)) {}
+  // Protos built for this group live here and die together, cheaply.
+  google::protobuf::Arena arena;
   store::Batch batch;
   struct CachedRecord {
     SpaceId space;
-    v1::RecordState before;  // as stored before this group (for index upkeep)
-    v1::RecordState state;
-    bool exists = false;
+    v1::RecordState* before = nullptr;  // as stored before this group; null if new
+    v1::RecordState* state = nullptr;
     bool dirty = false;
   };
-  std::map<std::string, CachedRecord> records;  // by record key
-  std::map<SpaceId, Head> heads;                // our heads as this group moves them
+  std::unordered_map<std::string, CachedRecord> records;  // by record key
+  std::map<SpaceId, Head> heads;  // our heads; seq moves in phase 1, hash in phase 2
   std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads, likewise
-  std::map<SpaceId, std::string> salts;         // one fresh salt per space per group
-  std::map<std::string, std::string> new_ops;  // op key -> envelope, for purges in-group
-  bool purged = false;
+  std::map<SpaceId, std::string> salts;  // one fresh salt per space per group
+  // Our new ops, in seq order per space, sealed in phase 2.
+  struct LocalOp {
+    SpaceId space;
+    uint64_t seq;
+    uint64_t hlc;
+    uint32_t epoch;
+    const crypto::SymmetricKey* key;
+    const v1::OpPayload* payload;
+  };
+  std::vector<LocalOp> local_ops;
+  std::vector<std::string> local_op_bytes;  // encoded envelopes, aligned with local_ops
+  // Peers' ops ingested in this group: (key, bytes owned by the caller's OpBatch).
+  std::vector<std::pair<std::string, const std::string*>> ingested_ops;
+  // Purges to carry out once every op of the group is encoded.
+  std::vector<std::pair<SpaceId, const v1::RecordDelete*>> purges;
 };
 
 EngineImpl::EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
@@ -427,20 +443,20 @@ Result<v1::RecordState*> EngineImpl::LoadState(GroupState& g, const SpaceId& spa
                                                const std::string& id) {
   std::string key = RecordKey(space, collection, id);
   auto it = g.records.find(key);
-  if (it != g.records.end()) return &it->second.state;
+  if (it != g.records.end()) return it->second.state;
   GroupState::CachedRecord cached;
   cached.space = space;
+  cached.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
   std::string sealed;
   Status s = store_->Get(store::Cf::kRecords, key, &sealed);
   if (s.ok()) {
-    KINDRED_ASSIGN_OR_RETURN(cached.state, ReadState(key, sealed));
-    cached.before = cached.state;
-    cached.exists = true;
+    KINDRED_ASSIGN_OR_RETURN(*cached.state, ReadState(key, sealed));
+    cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
+    *cached.before = *cached.state;
   } else if (s.code() != StatusCode::kNotFound) {
     return s;
   }
-  auto [pos, inserted] = g.records.emplace(std::move(key), std::move(cached));
-  return &pos->second.state;
+  return g.records.emplace(std::move(key), cached).first->second.state;
 }
 
 Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
@@ -496,81 +512,163 @@ void EngineImpl::RunInGroup(Writer& w) {
 }
 
 Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
-  GroupState g(store_->NewBatch());
-  const bool shared_group = group.size() > 1;
-  for (Writer* w : group) {
-    // Each writer is all or nothing. Alone in its group, a failed writer
-    // just discards the group; sharing it, it rolls back to a copy.
-    std::optional<GroupState> saved;
-    if (shared_group) saved.emplace(g);
-    std::vector<std::string> ids;
-    Status s;
-    if (w->ingest) {
-      s = IngestInGroup(g, *w->ingest, &w->ingested);
-    } else {
-      for (const Mutation& m : *w->mutations) {
-        std::string id;
-        s = ApplyMutation(g, *w->space, m, &id);
-        if (!s.ok()) break;
-        ids.push_back(std::move(id));
-      }
-    }
-    if (s.ok()) {
-      w->result = std::move(ids);
-    } else {
-      w->result = s;
-      if (shared_group) {
-        g = std::move(*saved);
+  // Phase 1, in order: assign seqs and clocks, build payloads, merge into
+  // records, check peers' batches. Each writer is all or nothing: when one
+  // fails, the group is rebuilt without it (failures are rare).
+  std::vector<bool> failed(group.size(), false);
+  std::unique_ptr<GroupState> g;
+  for (bool rebuild = true; rebuild;) {
+    rebuild = false;
+    g = std::make_unique<GroupState>(store_->NewBatch());
+    for (size_t i = 0; i < group.size() && !rebuild; ++i) {
+      Writer* w = group[i];
+      if (failed[i]) continue;
+      std::vector<std::string> ids;
+      Status s;
+      if (w->ingest) {
+        s = IngestInGroup(*g, *w->ingest, &w->ingested);
       } else {
-        return Status::Ok();  // nothing to write; the writer holds its error
+        for (const Mutation& m : *w->mutations) {
+          std::string id;
+          s = PrepareMutation(*g, *w->space, m, &id);
+          if (!s.ok()) break;
+          ids.push_back(std::move(id));
+        }
       }
+      if (s.ok()) {
+        w->result = std::move(ids);
+        continue;
+      }
+      w->result = s;
+      failed[i] = true;
+      rebuild = std::count(failed.begin(), failed.end(), false) > 0;
+      if (!rebuild) return Status::Ok();  // nobody left to write for
     }
   }
-  if (g.heads.empty() && g.peer_heads.empty()) return Status::Ok();
+  if (g->heads.empty() && g->peer_heads.empty()) return Status::Ok();
 
-  // Materialised records and their index entries.
-  for (auto& [key, cached] : g.records) {
-    if (!cached.dirty) continue;
-    g.batch.Put(store::Cf::kRecords, key, SealState(key, cached.state));
-    UpdateIndex(g.batch, cached.space, cached.before, cached.state);
+  // Phase 2, on both cores: seal our ops along the hash chain on this
+  // thread while a helper seals the materialised records.
+  std::vector<std::pair<const std::string*, GroupState::CachedRecord*>> dirty;
+  for (auto& [key, cached] : g->records) {
+    if (cached.dirty) dirty.emplace_back(&key, &cached);
+  }
+  std::vector<std::string> sealed(dirty.size());
+  auto seal_records = [&] {
+    for (size_t i = 0; i < dirty.size(); ++i) sealed[i] = SealState(*dirty[i].first, *dirty[i].second->state);
+  };
+  constexpr size_t kParallelFrom = 64;
+  std::thread helper;
+  if (dirty.size() >= kParallelFrom) helper = std::thread(seal_records);
+  SealLocalOps(*g);
+  if (helper.joinable()) {
+    helper.join();
+  } else {
+    seal_records();
+  }
+
+  // Phase 3: everything into one batch.
+  for (size_t i = 0; i < g->local_ops.size(); ++i) {
+    const auto& op = g->local_ops[i];
+    g->batch.Put(store::Cf::kOplog, log::OpKey(op.space, device_.id, op.seq), g->local_op_bytes[i]);
+  }
+  bool purged = false;
+  if (!g->purges.empty()) {
+    KINDRED_RETURN_IF_ERROR(ErasePurgedOps(*g));
+    purged = true;
+  }
+  for (size_t i = 0; i < dirty.size(); ++i) {
+    g->batch.Put(store::Cf::kRecords, *dirty[i].first, sealed[i]);
+    UpdateIndex(g->batch, dirty[i].second->space, dirty[i].second->before, *dirty[i].second->state);
   }
   // One signature per space per group over the new head of our chain.
-  for (auto& [space, head] : g.heads) {
+  for (auto& [space, head] : g->heads) {
     v1::BatchSignature sig;
     sig.set_format(kFormat);
     sig.set_seq(head.seq);
     sig.set_head_hash(head.hash);
     sig.set_signature(crypto::Sign(secrets_.sign,
                                    log::HeadMessage(space, device_.id, head.seq, head.hash)));
-    g.batch.Put(store::Cf::kOplog, log::SignatureKey(space, device_.id, head.seq),
-                sig.SerializeAsString());
-    v1::VersionEntry v;
-    v.set_format(kFormat);
-    v.set_seq(head.seq);
-    v.set_head_hash(head.hash);
-    v.set_hlc(head.hlc);
-    g.batch.Put(store::Cf::kVersions, log::VersionKey(space, device_.id), v.SerializeAsString());
+    g->batch.Put(store::Cf::kOplog, log::SignatureKey(space, device_.id, head.seq),
+                 sig.SerializeAsString());
+    PutVersion(g->batch, space, device_.id, head);
   }
-  for (auto& [log_id, head] : g.peer_heads) {
-    v1::VersionEntry v;
-    v.set_format(kFormat);
-    v.set_seq(head.seq);
-    v.set_head_hash(head.hash);
-    v.set_hlc(head.hlc);
-    g.batch.Put(store::Cf::kVersions, log::VersionKey(log_id.first, log_id.second),
-                v.SerializeAsString());
-  }
-  KINDRED_RETURN_IF_ERROR(store_->Write(g.batch, options_.sync_writes));
-  for (auto& [space, head] : g.heads) heads_[space] = head;
-  if (g.purged) {
+  for (auto& [log_id, head] : g->peer_heads) PutVersion(g->batch, log_id.first, log_id.second, head);
+  KINDRED_RETURN_IF_ERROR(store_->Write(g->batch, options_.sync_writes));
+  for (auto& [space, head] : g->heads) heads_[space] = head;
+  if (purged) {
     // Erased ciphertext must also leave older files and the write-ahead log.
     KINDRED_RETURN_IF_ERROR(store_->CompactAll());
   }
   return Status::Ok();
 }
 
-Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Mutation& m,
-                                 std::string* id) {
+void EngineImpl::PutVersion(store::Batch& batch, const SpaceId& space, const DeviceId& device,
+                            const Head& head) {
+  v1::VersionEntry v;
+  v.set_format(kFormat);
+  v.set_seq(head.seq);
+  v.set_head_hash(head.hash);
+  v.set_hlc(head.hlc);
+  batch.Put(store::Cf::kVersions, log::VersionKey(space, device), v.SerializeAsString());
+}
+
+void EngineImpl::SealLocalOps(GroupState& g) {
+  g.local_op_bytes.resize(g.local_ops.size());
+  std::string plain;
+  v1::OpEnvelope op;
+  for (size_t i = 0; i < g.local_ops.size(); ++i) {
+    const auto& local = g.local_ops[i];
+    Head& head = g.heads[local.space];
+    op.Clear();
+    op.set_hlc(local.hlc);
+    op.set_epoch(local.epoch);
+    op.set_prev_hash(head.hash);
+    op.set_salt(g.salts[local.space]);
+    local.payload->SerializeToString(&plain);
+    log::SealOp(*local.key, local.space, device_.id, local.seq, plain, &op);
+    head.hash = log::OpHash(local.space, device_.id, local.seq, op);
+    op.SerializeToString(&g.local_op_bytes[i]);
+  }
+  sodium_memzero(plain.data(), plain.size());
+}
+
+Status EngineImpl::ErasePurgedOps(GroupState& g) {
+  // Ops of this group by key, so a purge can also reach them.
+  std::unordered_map<std::string, const std::string*> in_group;
+  for (size_t i = 0; i < g.local_ops.size(); ++i) {
+    in_group[log::OpKey(g.local_ops[i].space, device_.id, g.local_ops[i].seq)] = &g.local_op_bytes[i];
+  }
+  for (const auto& [key, bytes] : g.ingested_ops) in_group[key] = bytes;
+  std::set<std::string> erased;
+  for (const auto& [space, remove] : g.purges) {
+    for (const auto& purged : remove->purged_ops()) {
+      KINDRED_ASSIGN_OR_RETURN(DeviceId author, DeviceId::FromBytes(purged.device()));
+      std::string key = log::OpKey(space, author, purged.seq());
+      if (erased.count(key)) continue;
+      std::string bytes;
+      auto pending = in_group.find(key);
+      if (pending != in_group.end()) {
+        bytes = *pending->second;
+      } else {
+        Status s = store_->Get(store::Cf::kOplog, key, &bytes);
+        if (s.code() == StatusCode::kNotFound) continue;  // not synced here yet
+        KINDRED_RETURN_IF_ERROR(s);
+      }
+      v1::OpEnvelope old;
+      if (!old.ParseFromString(bytes)) return Status::Corruption("a stored op is damaged");
+      if (old.purged()) continue;
+      old.clear_ciphertext();
+      old.set_purged(true);
+      g.batch.Put(store::Cf::kOplog, key, old.SerializeAsString());  // later puts win
+      erased.insert(std::move(key));
+    }
+  }
+  return Status::Ok();
+}
+
+Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mutation& m,
+                                   std::string* id) {
   KINDRED_RETURN_IF_ERROR(CheckName("the collection name", m.collection));
   for (const auto& [name, value] : m.fields) KINDRED_RETURN_IF_ERROR(CheckName("a field name", name));
 
@@ -582,8 +680,8 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
   Head& head = head_it->second;
   const uint64_t seq = head.seq + 1;
 
-  v1::OpPayload payload;
-  payload.set_format(kFormat);
+  auto* payload = google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena);
+  payload->set_format(kFormat);
   v1::RecordState* state = nullptr;
   if (m.kind == Mutation::Kind::kCreate) {
     if (m.id.empty()) {
@@ -591,8 +689,8 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
       *id = DeriveRecordId(space, device_.id, seq);
       GroupState::CachedRecord fresh;
       fresh.space = space;
-      state = &g.records.emplace(RecordKey(space, m.collection, *id), std::move(fresh))
-                   .first->second.state;
+      fresh.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
+      state = g.records.emplace(RecordKey(space, m.collection, *id), fresh).first->second.state;
     } else {
       *id = m.id;
       KINDRED_RETURN_IF_ERROR(CheckName("the record id", *id));
@@ -602,7 +700,7 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
                                      m.collection);
       }
     }
-    auto* write = payload.mutable_write();
+    auto* write = payload->mutable_write();
     write->set_collection(m.collection);
     if (!m.id.empty()) write->set_record_id(m.id);
     for (const auto& [name, value] : m.fields) {
@@ -617,7 +715,7 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
       return Status::NotFound("no " + m.collection + " record with id " + m.id);
     }
     if (m.kind == Mutation::Kind::kUpdate) {
-      auto* write = payload.mutable_write();
+      auto* write = payload->mutable_write();
       write->set_collection(m.collection);
       write->set_record_id(m.id);
       for (const auto& [name, value] : m.fields) {
@@ -629,7 +727,7 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
         }
       }
     } else {
-      auto* remove = payload.mutable_remove();
+      auto* remove = payload->mutable_remove();
       remove->set_collection(m.collection);
       remove->set_record_id(m.id);
       for (const auto& dot : log::AllLiveDots(*state)) *remove->add_supersedes() = dot;
@@ -640,38 +738,27 @@ Status EngineImpl::ApplyMutation(GroupState& g, const SpaceId& space, const Muta
     }
   }
 
-  // Seal the op and extend the hash chain.
-  KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key,
-                           EpochKey(space, spaces_.at(space).current_epoch()));
-  auto salt_it = g.salts.find(space);
-  if (salt_it == g.salts.end()) {
+  uint32_t epoch = 0;
+  {
+    std::lock_guard<std::mutex> lock(meta_mu_);
+    epoch = spaces_.at(space).current_epoch();
+  }
+  KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(space, epoch));
+  if (!g.salts.count(space)) {
     std::string salt(log::kSaltBytes, '\0');
     env_.random().Fill(reinterpret_cast<uint8_t*>(salt.data()), salt.size());
-    salt_it = g.salts.emplace(space, std::move(salt)).first;
+    g.salts.emplace(space, std::move(salt));
   }
-  v1::OpEnvelope op;
-  op.set_hlc(hlc_.Now());
-  op.set_epoch(spaces_.at(space).current_epoch());
-  op.set_prev_hash(head.hash);
-  op.set_salt(salt_it->second);
-  std::string plain = payload.SerializeAsString();
-  log::SealOp(*key, space, device_.id, seq, plain, &op);
-  sodium_memzero(plain.data(), plain.size());
-  std::string op_key = log::OpKey(space, device_.id, seq);
-  std::string op_bytes = op.SerializeAsString();
-  g.batch.Put(store::Cf::kOplog, op_key, op_bytes);
+  const uint64_t hlc = hlc_.Now();
   head.seq = seq;
-  head.hash = log::OpHash(space, device_.id, seq, op);
-  head.hlc = op.hlc();
-
-  return MergePayload(g, space, device_.id, seq, op.hlc(), payload, *id, op_key,
-                      std::move(op_bytes));
+  head.hlc = hlc;
+  g.local_ops.push_back({space, seq, hlc, epoch, key, payload});
+  return MergePayload(g, space, device_.id, seq, hlc, *payload, *id);
 }
 
 Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author,
                                 uint64_t seq, uint64_t hlc, const v1::OpPayload& payload,
-                                const std::string& id, const std::string& op_key,
-                                std::string op_bytes) {
+                                const std::string& id) {
   const std::string& collection =
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
   KINDRED_RETURN_IF_ERROR(CheckName("a collection name", collection));
@@ -685,43 +772,14 @@ Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const Devic
     log::ApplyWrite(dot, hlc, payload.write(), state);
   } else {
     log::ApplyDelete(dot, hlc, payload.remove(), state);
+    if (payload.remove().purge()) g.purges.emplace_back(space, &payload.remove());
   }
   g.records.at(RecordKey(space, collection, id)).dirty = true;
-
-  // Ops written in this group, kept in case a later purge in it needs them.
-  if (g.purged || (payload.has_remove() && payload.remove().purge())) {
-    g.new_ops[op_key] = std::move(op_bytes);
-  }
-  if (payload.has_remove() && payload.remove().purge()) {
-    // Erase the ciphertext of every earlier op of the record that we hold.
-    for (const auto& purged : payload.remove().purged_ops()) {
-      KINDRED_ASSIGN_OR_RETURN(DeviceId purged_author, DeviceId::FromBytes(purged.device()));
-      std::string key_bytes = log::OpKey(space, purged_author, purged.seq());
-      std::string bytes;
-      auto pending = g.new_ops.find(key_bytes);
-      if (pending != g.new_ops.end()) {
-        bytes = pending->second;
-      } else {
-        Status s = store_->Get(store::Cf::kOplog, key_bytes, &bytes);
-        if (s.code() == StatusCode::kNotFound) continue;  // not synced here yet
-        KINDRED_RETURN_IF_ERROR(s);
-      }
-      v1::OpEnvelope old;
-      if (!old.ParseFromString(bytes)) return Status::Corruption("a stored op is damaged");
-      if (old.purged()) continue;
-      old.clear_ciphertext();
-      old.set_purged(true);
-      std::string erased = old.SerializeAsString();
-      g.batch.Put(store::Cf::kOplog, key_bytes, erased);
-      if (pending != g.new_ops.end()) pending->second = std::move(erased);
-    }
-    g.purged = true;
-  }
   return Status::Ok();
 }
 
 void EngineImpl::UpdateIndex(store::Batch& batch, const SpaceId& space,
-                             const v1::RecordState& before, const v1::RecordState& after) {
+                             const v1::RecordState* before, const v1::RecordState& after) {
   auto tokens = [&](const v1::RecordState& s) {
     std::set<std::string> out;
     if (s.ops().empty() || log::IsDeleted(s)) return out;
@@ -738,7 +796,8 @@ void EngineImpl::UpdateIndex(store::Batch& batch, const SpaceId& space,
     }
     return out;
   };
-  std::set<std::string> old_keys = tokens(before), new_keys = tokens(after);
+  std::set<std::string> old_keys, new_keys = tokens(after);
+  if (before) old_keys = tokens(*before);
   for (const auto& k : old_keys) {
     if (!new_keys.count(k)) batch.Delete(store::Cf::kIndex, k);
   }
@@ -1089,7 +1148,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   struct Fresh {
     uint64_t seq;
     v1::OpEnvelope op;
-    v1::OpPayload payload;
+    v1::OpPayload* payload;  // on the group's arena: purges point into it
     bool readable;
   };
   std::vector<Fresh> fresh;
@@ -1110,13 +1169,14 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
                                   " than the one held here; refusing its log");
       }
     } else {
-      Fresh f{seq, std::move(op), {}, false};
+      Fresh f{seq, std::move(op), google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena),
+              false};
       if (!f.op.purged()) {
         KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(b.space, f.op.epoch()));
         crypto::SecretString plain;
         KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, b.space, b.device, seq, f.op, &plain.str()));
-        if (!f.payload.ParseFromString(plain.str()) || f.payload.format() != kFormat ||
-            f.payload.body_case() == v1::OpPayload::BODY_NOT_SET) {
+        if (!f.payload->ParseFromString(plain.str()) || f.payload->format() != kFormat ||
+            f.payload->body_case() == v1::OpPayload::BODY_NOT_SET) {
           return Status::Corruption(what + " holds a malformed payload");
         }
         f.readable = true;
@@ -1143,14 +1203,14 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     std::string op_key = log::OpKey(b.space, b.device, f.seq);
     const std::string& bytes = b.ops[f.seq - b.first_seq];
     g.batch.Put(store::Cf::kOplog, op_key, bytes);
+    g.ingested_ops.emplace_back(std::move(op_key), &bytes);
     hlc_.Observe(f.op.hlc());
     max_hlc = std::max(max_hlc, f.op.hlc());
     if (!f.readable) continue;
-    const std::string& rid = f.payload.has_write() ? f.payload.write().record_id()
-                                                   : f.payload.remove().record_id();
+    const std::string& rid = f.payload->has_write() ? f.payload->write().record_id()
+                                                    : f.payload->remove().record_id();
     std::string id = rid.empty() ? DeriveRecordId(b.space, b.device, f.seq) : rid;
-    KINDRED_RETURN_IF_ERROR(
-        MergePayload(g, b.space, b.device, f.seq, f.op.hlc(), f.payload, id, op_key, bytes));
+    KINDRED_RETURN_IF_ERROR(MergePayload(g, b.space, b.device, f.seq, f.op.hlc(), *f.payload, id));
   }
   g.batch.Put(store::Cf::kOplog, log::SignatureKey(b.space, b.device, last), b.signature);
   g.peer_heads[{b.space, b.device}] = Head{last, prev, max_hlc};

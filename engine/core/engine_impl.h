@@ -89,12 +89,19 @@ class EngineImpl final : public Engine {
   // Queues `w` and returns once its group was written (group commit).
   void RunInGroup(Writer& w);
   Status CommitGroup(std::vector<Writer*>& group);
-  Status ApplyMutation(GroupState& g, const SpaceId& space, const Mutation& m, std::string* id);
+  // Phase 1 of a local mutation: seq, clock, payload, merge.
+  Status PrepareMutation(GroupState& g, const SpaceId& space, const Mutation& m, std::string* id);
+  // Phase 2: seals the group's ops in chain order.
+  void SealLocalOps(GroupState& g);
+  // Phase 3: erases the ciphertext of every op a purge in the group names.
+  Status ErasePurgedOps(GroupState& g);
+  void PutVersion(store::Batch& batch, const SpaceId& space, const DeviceId& device,
+                  const Head& head);
   Status IngestInGroup(GroupState& g, const OpBatch& batch, uint64_t* added);
-  // Merges op (author, seq) into its record and carries out a purge.
+  // Merges op (author, seq) into its record; notes a purge for phase 3.
+  // `payload` must live as long as `g` (on its arena or in the caller's batch).
   Status MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author, uint64_t seq,
-                      uint64_t hlc, const v1::OpPayload& payload, const std::string& id,
-                      const std::string& op_key, std::string op_bytes);
+                      uint64_t hlc, const v1::OpPayload& payload, const std::string& id);
   // The head of (space, device) as this group sees it.
   Result<Head> PeerHead(GroupState& g, const SpaceId& space, const DeviceId& device);
   // The hash of stored op `seq` of (space, device).
@@ -104,7 +111,7 @@ class EngineImpl final : public Engine {
                                      const std::string& collection, const std::string& id);
   Result<v1::RecordState> ReadState(std::string_view key, std::string_view sealed) const;
   std::string SealState(std::string_view key, const v1::RecordState& state);
-  void UpdateIndex(store::Batch& batch, const SpaceId& space, const v1::RecordState& before,
+  void UpdateIndex(store::Batch& batch, const SpaceId& space, const v1::RecordState* before,
                    const v1::RecordState& after);
   Result<const crypto::SymmetricKey*> EpochKey(const SpaceId& space, uint32_t epoch);
   Record ToRecord(const v1::RecordState& state) const;

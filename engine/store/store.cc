@@ -61,6 +61,9 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = 64 << 20;
+  // Every value is ciphertext or a keyed hash: compression would only burn CPU.
+  cf_options.compression = rocksdb::kNoCompression;
+  cf_options.bottommost_compression = rocksdb::kNoCompression;
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < static_cast<int>(Cf::kCount); ++i) {
     descriptors.emplace_back(kCfNames[i], cf_options);
