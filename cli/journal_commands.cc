@@ -202,10 +202,16 @@ int RunRemove(Context& ctx, const JournalArgs& a) {
 }
 
 int RunImport(Context& ctx, const JournalArgs& a) {
+  struct stat st {};
+  if (::stat(a.file.c_str(), &st) != 0) {
+    return Fail(Status::InvalidArgument("cannot open " + a.file + " to import: no such file"));
+  }
+  if (!S_ISREG(st.st_mode)) {
+    return Fail(Status::InvalidArgument(a.file + " is not a regular file; import reads a JSON Lines file"));
+  }
   std::ifstream in(a.file, std::ios::binary);
   if (!in) return Fail(Status::InvalidArgument("cannot open " + a.file + " to import"));
-  struct stat st {};
-  uint64_t total = ::stat(a.file.c_str(), &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
+  uint64_t total = static_cast<uint64_t>(st.st_size);
   return WithJournal(ctx, [&](Journal& j) {
     ProgressBar bar("importing");
     auto stats = j.Import(in, total, [&](uint64_t done, uint64_t all) { bar.Update(done, all); });

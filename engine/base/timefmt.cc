@@ -14,8 +14,13 @@ std::string FormatIsoLocal(int64_t micros) {
   long off = local.tm_gmtoff;
   char sign = off < 0 ? '-' : '+';
   if (off < 0) off = -off;
-  char out[48];
-  snprintf(out, sizeof(out), "%s%c%02ld:%02ld", date, sign, off / 3600, (off % 3600) / 60);
+  // Sub-second precision only when there is any, so whole seconds stay short.
+  int64_t frac = micros - static_cast<int64_t>(secs) * 1000000;
+  char fraction[16] = "";
+  if (frac != 0) snprintf(fraction, sizeof(fraction), ".%06ld", static_cast<long>(frac));
+  char out[64];
+  snprintf(out, sizeof(out), "%s%s%c%02ld:%02ld", date, fraction, sign, off / 3600,
+           (off % 3600) / 60);
   return out;
 }
 

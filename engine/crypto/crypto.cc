@@ -22,12 +22,19 @@ SignKeyPair SignKeyPair::Generate(Random& random) {
 }
 
 Result<SignKeyPair> SignKeyPair::FromSecret(std::string_view sk) {
-  KINDRED_ASSIGN_OR_RETURN(auto secret, Secret<kSignSecretKeyBytes>::FromBytes(sk));
+  KINDRED_ASSIGN_OR_RETURN(auto stored, Secret<kSignSecretKeyBytes>::FromBytes(sk));
+  // Re-derive the whole key pair from the seed (the first half) and insist
+  // that the stored public half agrees: a damaged seed must not yield a
+  // different, silently "valid" identity.
+  Secret<crypto_sign_SEEDBYTES> seed;
+  crypto_sign_ed25519_sk_to_seed(seed.data(), stored.data());
   SignKeyPair kp;
-  kp.secret_key = secret;
   kp.public_key.resize(kSignPublicKeyBytes);
-  crypto_sign_ed25519_sk_to_pk(reinterpret_cast<uint8_t*>(kp.public_key.data()),
-                               kp.secret_key.data());
+  crypto_sign_seed_keypair(reinterpret_cast<uint8_t*>(kp.public_key.data()),
+                           kp.secret_key.data(), seed.data());
+  if (!kp.secret_key.Equals(stored)) {
+    return Status::InvalidArgument("signing key is inconsistent with its seed");
+  }
   return kp;
 }
 

@@ -58,6 +58,16 @@ TEST(SignTest, VerifiesAndRejectsTampering) {
   EXPECT_EQ(again->public_key, kp.public_key);
 }
 
+TEST(SignTest, RejectsASecretKeyWhoseSeedWasDamaged) {
+  auto kp = SignKeyPair::Generate(Env::System().random());
+  std::string sk(kp.secret_key.view());
+  sk[10] ^= 1;  // inside the seed
+  EXPECT_FALSE(SignKeyPair::FromSecret(sk).ok());
+  std::string pk_damaged(kp.secret_key.view());
+  pk_damaged[40] ^= 1;  // inside the embedded public key
+  EXPECT_FALSE(SignKeyPair::FromSecret(pk_damaged).ok());
+}
+
 TEST(PwhashTest, SamePassphraseSameKeyDifferentPassphraseDifferentKey) {
   std::string salt(kPwhashSaltBytes, 's');
   auto p = PwhashParams::Interactive();

@@ -10,7 +10,8 @@
 
 namespace kindred {
 
-// "2026-11-26T07:05:09+01:00" in the process's local time zone (TZ).
+// "2026-11-26T07:05:09+01:00" in the process's local time zone (TZ), with
+// microseconds ("07:05:09.250000+01:00") when the time has a fraction.
 std::string FormatIsoLocal(int64_t micros);
 
 // Parses "YYYY-MM-DDTHH:MM[:SS[.frac]](Z|+HH:MM|-HH:MM)", or a bare
