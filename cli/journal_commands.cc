@@ -40,11 +40,9 @@ std::string JoinWords(const std::vector<std::string>& words) {
 }
 
 // The entry text from the arguments, or from stdin when it is "-".
-Result<std::string> ReadText(const std::vector<std::string>& words) {
+Result<std::string> ReadText(const Context& ctx, const std::vector<std::string>& words) {
   if (words.size() == 1 && words[0] == "-") {
-    std::stringstream ss;
-    ss << std::cin.rdbuf();
-    std::string text = ss.str();
+    KINDRED_ASSIGN_OR_RETURN(std::string text, ctx.ReadStdin());
     while (!text.empty() && (text.back() == '\n' || text.back() == '\r')) text.pop_back();
     return text;
   }
@@ -82,7 +80,7 @@ int WithJournal(Context& ctx, const std::function<int(Journal&)>& fn) {
 }
 
 int RunAdd(Context& ctx, const JournalArgs& a) {
-  auto text = ReadText(a.words);
+  auto text = ReadText(ctx, a.words);
   if (!text.ok()) return Fail(text.status());
   NewEntry entry;
   entry.text = *text;
@@ -174,7 +172,7 @@ int RunShow(Context& ctx, const JournalArgs& a) {
 }
 
 int RunEdit(Context& ctx, const JournalArgs& a) {
-  auto text = ReadText(a.words);
+  auto text = ReadText(ctx, a.words);
   if (!text.ok()) return Fail(text.status());
   return WithJournal(ctx, [&](Journal& j) {
     Status s = j.Edit(a.id, *text);
@@ -202,18 +200,19 @@ int RunRemove(Context& ctx, const JournalArgs& a) {
 }
 
 int RunImport(Context& ctx, const JournalArgs& a) {
+  const std::string file = ctx.ResolvePath(a.file);
   struct stat st {};
-  if (::stat(a.file.c_str(), &st) != 0) {
+  if (::stat(file.c_str(), &st) != 0) {
     return Fail(Status::InvalidArgument("cannot open " + a.file + " to import: no such file"));
   }
   if (!S_ISREG(st.st_mode)) {
     return Fail(Status::InvalidArgument(a.file + " is not a regular file; import reads a JSON Lines file"));
   }
-  std::ifstream in(a.file, std::ios::binary);
+  std::ifstream in(file, std::ios::binary);
   if (!in) return Fail(Status::InvalidArgument("cannot open " + a.file + " to import"));
   uint64_t total = static_cast<uint64_t>(st.st_size);
   return WithJournal(ctx, [&](Journal& j) {
-    ProgressBar bar("importing");
+    ProgressBar bar("importing", ctx.Interactive());
     auto stats = j.Import(in, total, [&](uint64_t done, uint64_t all) { bar.Update(done, all); });
     if (!stats.ok()) return Fail(stats.status().WithContext(a.file));
     if (ctx.json) {
@@ -234,7 +233,8 @@ int RunExport(Context& ctx, const JournalArgs& a) {
       return s.ok() ? kExitOk : Fail(s);
     }
     // Written to a private temporary file, then renamed into place.
-    std::string tmp = a.out + ".tmp";
+    const std::string target = ctx.ResolvePath(a.out);
+    std::string tmp = target + ".tmp";
     {
       std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
       if (!out) return Fail(Status::InvalidArgument("cannot write to " + a.out));
@@ -242,7 +242,7 @@ int RunExport(Context& ctx, const JournalArgs& a) {
       Status s = j.Export(out);
       if (!s.ok()) return Fail(s);
     }
-    if (std::rename(tmp.c_str(), a.out.c_str()) != 0) {
+    if (std::rename(tmp.c_str(), target.c_str()) != 0) {
       return Fail(Status::IOError("cannot move the export into " + a.out));
     }
     std::cerr << "Exported your journal to " << a.out

@@ -1,13 +1,17 @@
 // kindred: the command-line front door to a device's journal.
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
+#include <sstream>
 
 #include "cli/context.h"
+#include "cli/control.h"
 #include "cli/terminal.h"
 
 namespace kindred::cli {
 
 std::string Context::Home() const {
+  if (serving) return serving->home;
   if (!home_flag.empty()) return home_flag;
   if (const char* env = std::getenv("KINDRED_HOME"); env && *env) return env;
   if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return std::string(xdg) + "/kindred";
@@ -15,9 +19,12 @@ std::string Context::Home() const {
   return std::string(home && *home ? home : ".") + "/.local/share/kindred";
 }
 
-Result<std::unique_ptr<Engine>> Context::OpenEngine() const {
+Result<EngineHandle> Context::OpenEngine(bool allow_forward) const {
+  if (serving) return EngineHandle(serving->engine);
   EngineOptions options;
   options.home = Home();
+  // Before any passphrase prompt: a live serve holds the store.
+  if (allow_forward && ServeIsListening(options.home)) throw ForwardToServe{};
   if (const char* p = std::getenv("KINDRED_PASSPHRASE")) {
     options.passphrase = p;
   } else {
@@ -29,7 +36,24 @@ Result<std::unique_ptr<Engine>> Context::OpenEngine() const {
   }
   auto engine = Engine::Open(options);
   if (options.passphrase) std::fill(options.passphrase->begin(), options.passphrase->end(), '\0');
-  return engine;
+  if (!engine.ok()) return engine.status();
+  return EngineHandle(std::move(*engine));
+}
+
+Result<std::string> Context::ReadStdin() const {
+  if (serving) {
+    if (!serving->stdin_data) return Status::InvalidArgument("standard input is empty");
+    return *serving->stdin_data;
+  }
+  std::stringstream ss;
+  ss << std::cin.rdbuf();
+  stdin_read = ss.str();
+  return *stdin_read;
+}
+
+std::string Context::ResolvePath(const std::string& path) const {
+  if (path.empty() || path.front() == '/' || !serving) return path;
+  return (std::filesystem::path(serving->cwd) / path).string();
 }
 
 int ExitCode(const Status& status) {
@@ -52,11 +76,7 @@ int Fail(const Status& status) {
   return ExitCode(status);
 }
 
-}  // namespace kindred::cli
-
-int main(int argc, char** argv) {
-  using namespace kindred::cli;
-  Context ctx;
+int RunCommandLine(const std::vector<std::string>& args, Context& ctx) {
   CLI::App app{
       "Kindred keeps your journal and your shared rituals on your own devices,\n"
       "encrypted, and syncs them directly with your partner's.",
@@ -70,9 +90,16 @@ int main(int argc, char** argv) {
 
   AddDeviceCommands(app, ctx);
   AddJournalCommands(app, ctx);
+  AddRitualCommands(app, ctx);
+  AddTodayCommand(app, ctx);
+  AddSyncCommands(app, ctx);
 
+  std::vector<std::string> argv_strings{"kindred"};
+  argv_strings.insert(argv_strings.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (std::string& a : argv_strings) argv.push_back(a.data());
   try {
-    app.parse(argc, argv);
+    app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp& e) {
     return app.exit(e);
   } catch (const CLI::CallForAllHelp& e) {
@@ -88,4 +115,18 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   return ctx.action();
+}
+
+}  // namespace kindred::cli
+
+int main(int argc, char** argv) {
+  using namespace kindred::cli;
+  const std::vector<std::string> args(argv + 1, argv + argc);
+  Context ctx;
+  try {
+    return RunCommandLine(args, ctx);
+  } catch (const ForwardToServe&) {
+    // A `kindred serve` holds this home: it runs the command for us.
+    return ForwardCommand(ctx.Home(), args, ctx.stdin_read);
+  }
 }

@@ -29,7 +29,8 @@ std::optional<std::string> PromptSecret(const std::string& prompt) {
   return line;
 }
 
-ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), enabled_(StderrIsTerminal()) {}
+ProgressBar::ProgressBar(std::string label, bool allowed)
+    : label_(std::move(label)), enabled_(allowed && StderrIsTerminal()) {}
 
 ProgressBar::~ProgressBar() {
   if (drawn_) std::fprintf(stderr, "\n");

@@ -21,7 +21,9 @@ std::optional<std::string> PromptSecret(const std::string& prompt);
 // Draws nothing unless stderr is a terminal.
 class ProgressBar {
  public:
-  explicit ProgressBar(std::string label);
+  // Draws only when `allowed` (e.g. not for a command run on another
+  // process's behalf) and stderr is a terminal.
+  explicit ProgressBar(std::string label, bool allowed = true);
   ~ProgressBar();
   void Update(uint64_t done, uint64_t total);
 

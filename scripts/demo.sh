@@ -7,7 +7,15 @@ KINDRED=${1:-build/bin/kindred}
 BIN_DIR=$(dirname "$KINDRED")
 LOCAL_SYNC="$BIN_DIR/kindred-local-sync"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kindred-demo.XXXXXX")
-trap 'rm -rf "$WORK"' EXIT
+SERVE_PID=""
+stop_serve() {
+  if [ -n "$SERVE_PID" ]; then
+    kill -TERM "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+    SERVE_PID=""
+  fi
+}
+trap 'stop_serve; rm -rf "$WORK"' EXIT
 LAPTOP="$WORK/alex-laptop"
 PHONE="$WORK/alex-phone"
 unset KINDRED_PASSPHRASE KINDRED_HOME
@@ -52,11 +60,22 @@ pause
 say "4. Alex links their phone, and both devices change the same entry while apart."
 run --home "$PHONE" init --name Alex --device-name phone
 "$LOCAL_SYNC" link "$LAPTOP" "$PHONE" | sed 's/^/  /'
+say "   The laptop keeps \`kindred serve\` running; other devices sync with it over the network."
+printf '  $ kindred --home %s serve --listen 127.0.0.1:0 &\n' "$LAPTOP"
+"$KINDRED" --home "$LAPTOP" serve --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.log" &
+SERVE_PID=$!
+for _ in $(seq 100); do
+  grep -q '^listening on ' "$WORK/serve.out" 2>/dev/null && break
+  sleep 0.05
+done
+sed 's/^/    /' "$WORK/serve.out"
+PEER=$(sed -n 's/^listening on //p' "$WORK/serve.out")
+say "   serve holds the laptop's store; commands on the laptop go through it, as usual."
 run --home "$LAPTOP" journal edit "$CLOSE" \
   "Sam brought me tea without asking while I worked late. I felt seen and cared for."
 run --home "$PHONE" journal edit "$CLOSE" \
   "Sam brought me tea while I worked late. Small things like that are how I know."
-"$LOCAL_SYNC" sync "$LAPTOP" "$PHONE" | sed 's/^/  /'
+run --home "$PHONE" sync --peer "$PEER"
 say "   Kindred never silently drops either version: the entry is marked as a conflict."
 run --home "$PHONE" journal show "$CLOSE"
 pause
@@ -64,13 +83,36 @@ pause
 say "5. Alex settles it by writing the text they want to keep."
 run --home "$PHONE" journal edit "$CLOSE" \
   "Sam brought me tea without asking while I worked late. Small things like that are how I know I am cared for."
-"$LOCAL_SYNC" sync "$LAPTOP" "$PHONE" | sed 's/^/  /'
+run --home "$PHONE" sync --peer "$PEER"
 run --home "$LAPTOP" journal show "$CLOSE"
+run --home "$PHONE" peers
+pause
+
+say "Alongside the journal, Alex keeps the small rituals they share with Sam."
+YESTERDAY=$(date -d yesterday +%Y-%m-%d)
+CHECKIN=$("$KINDRED" --home "$LAPTOP" ritual add "Five-minute check-in" --rrule FREQ=DAILY \
+  --start "${YESTERDAY}T21:00" --duration 5m --tz Europe/Berlin 2>/dev/null)
+echo "  a five-minute check-in, every evening  -> $CHECKIN"
+DATE_NIGHT=$("$KINDRED" --home "$LAPTOP" ritual add "Date night" --rrule "FREQ=WEEKLY;BYDAY=FR" \
+  --start "${YESTERDAY}T19:30" --duration 2h --tz Europe/Berlin 2>/dev/null)
+echo "  a date night, every Friday             -> $DATE_NIGHT"
+run --home "$LAPTOP" ritual upcoming --days 7 --tz Europe/Berlin
+say "   Last night's check-in happened. Alex marks it, with a few words."
+run --home "$LAPTOP" ritual done "$CHECKIN" --at "${YESTERDAY}T21:00" --mood 4 \
+  --note "Sam told me about the hard meeting. I mostly listened."
+run --home "$LAPTOP" today --tz Europe/Berlin
+say "   The calendar leaves as a standard .ics file that calendar apps import."
+run --home "$LAPTOP" ritual export --out "$WORK/rituals.ics"
+tr -d '\r' < "$WORK/rituals.ics" |
+  awk '/^BEGIN:VEVENT/ { e = 1 } e && /^(SUMMARY|DTSTART|RRULE)/ { print "    " $0 } /^END:VEVENT/ { e = 0 }'
 pause
 
 say "6. Every op is hash-chained, signed and authenticated."
 run --home "$LAPTOP" verify
 run --home "$LAPTOP" status
+stop_serve
+echo "  (stopped the laptop's serve; it said:)"
+sed 's/^/    /' "$WORK/serve.log"
 
 say "7. Proof that nothing is stored in plain text."
 found=0

@@ -3,13 +3,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
+#include <limits>
 #include <set>
 #include <thread>
 #include <unordered_map>
 
 #include "engine/log/merge.h"
 #include "engine/log/oplog.h"
+#include "engine/log/segment.h"
 
 namespace kindred::core {
 namespace {
@@ -24,6 +27,10 @@ constexpr char kSpaceKeyAd[] = "kindred/spacekey/1";
 constexpr uint32_t kFormat = 1;
 constexpr size_t kIndexTokenBytes = 16;
 constexpr size_t kMaxNameBytes = 255;
+// Record ids use the characters of RFC 4648 base32 (a-z, 2-7), assigned in
+// byte order so that ids sort like the numbers they encode.
+constexpr char kSortableBase32[] = "234567abcdefghijklmnopqrstuvwxyz";
+constexpr size_t kRecordIdPrefixBytes = 5;
 
 std::string SpaceKeyKey(const SpaceId& space, uint32_t epoch) {
   std::string key(kMetaSpaceKeyPrefix);
@@ -130,36 +137,324 @@ struct EngineImpl::Writer {
   std::condition_variable cv;
 };
 
+struct EngineImpl::CachedRecord {
+  SpaceId space;
+  v1::RecordState* before = nullptr;  // as stored before this group; null if new
+  v1::RecordState* state = nullptr;
+  bool dirty = false;
+};
+
+struct EngineImpl::RecordJob {
+  const std::string* key = nullptr;
+  CachedRecord* record = nullptr;
+  std::string sealed;
+  std::vector<std::pair<std::string, bool>> index;  // (index key, true = put, false = delete)
+};
+
+struct EngineImpl::SealScratch {
+  std::string plain;
+  std::string ad;
+  ~SealScratch() {
+    if (!plain.empty()) sodium_memzero(plain.data(), plain.size());
+  }
+};
+
 struct EngineImpl::GroupState {
-  explicit GroupState(store::Batch b) : batch(std::move(b)) {}
   // Protos built for this group live here and die together, cheaply.
   google::protobuf::Arena arena;
-  store::Batch batch;
-  struct CachedRecord {
-    SpaceId space;
-    v1::RecordState* before = nullptr;  // as stored before this group; null if new
-    v1::RecordState* state = nullptr;
-    bool dirty = false;
-  };
   std::unordered_map<std::string, CachedRecord> records;  // by record key
-  std::map<SpaceId, Head> heads;  // our heads; seq moves in phase 1, hash in phase 2
-  std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads, likewise
-  std::map<SpaceId, std::string> salts;  // one fresh salt per space per group
-  // Our new ops, in seq order per space, sealed in phase 2.
+  std::vector<std::pair<const std::string, CachedRecord>*> record_order;  // first touched first
+  std::map<SpaceId, Head> heads;  // our heads; seq and hlc move in phase 1, the hash in phase 3
+  std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads
+  // What our new ops in one space share: the key, a fresh salt, and where
+  // the chain stood before the group.
+  struct LocalSpace {
+    uint32_t epoch = 0;
+    const crypto::SymmetricKey* key = nullptr;
+    std::string salt;
+    uint64_t first_seq = 0;
+    std::string prev_hash;
+    std::string record_id_prefix;  // see DeriveRecordId
+  };
+  std::map<SpaceId, LocalSpace> local_spaces;  // nodes stay put: ops point into them
+  // Our new ops, in seq order per space. Sized before phase 1; the first
+  // `local_count` are filled in and handed to `sealer` as they are.
   struct LocalOp {
-    SpaceId space;
-    uint64_t seq;
-    uint64_t hlc;
-    uint32_t epoch;
-    const crypto::SymmetricKey* key;
-    const v1::OpPayload* payload;
+    const SpaceId* space = nullptr;
+    const LocalSpace* context = nullptr;
+    uint64_t seq = 0;
+    uint64_t hlc = 0;
+    // What does not depend on the chain is done in phase 1: the encoded
+    // payload (on the arena; wiped once sealed) and the nonce.
+    char* plain = nullptr;
+    size_t plain_size = 0;
+    log::Nonce nonce;
   };
   std::vector<LocalOp> local_ops;
-  std::vector<std::string> local_op_bytes;  // encoded envelopes, aligned with local_ops
-  // Peers' ops ingested in this group: (key, bytes owned by the caller's OpBatch).
-  std::vector<std::pair<std::string, const std::string*>> ingested_ops;
+  size_t local_count = 0;
+  Sealer* sealer = nullptr;
+  // The segments this group writes: peers' in phase 1, ours in phase 3.
+  struct NewSegment {
+    SpaceId space;
+    DeviceId device;
+    uint64_t first_seq = 0;
+    uint64_t last_seq = 0;
+    std::vector<std::string> hashes;  // op hashes (peers' segments), for overlap checks
+    std::string bytes;                // the encoded OpSegment
+  };
+  std::vector<NewSegment> segments;
   // Purges to carry out once every op of the group is encoded.
   std::vector<std::pair<SpaceId, const v1::RecordDelete*>> purges;
+};
+
+// A thread that runs one task at a time for the group-commit leader (the
+// second core), so that a group need not start a thread.
+class EngineImpl::WorkerThread {
+ public:
+  WorkerThread() : thread_([this] { Run(); }) {}
+  ~WorkerThread() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  // Runs `task` on the thread. REQUIRES: no task is pending (Wait).
+  void Post(std::function<void()> task) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      task_ = std::move(task);
+      busy_ = true;
+    }
+    cv_.notify_all();
+  }
+  // Returns once the posted task has returned.
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [this] { return !busy_; });
+  }
+
+ private:
+  void Run() {
+    for (;;) {
+      std::function<void()> task;
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        cv_.wait(lock, [this] { return stop_ || task_; });
+        if (!task_) return;
+        task = std::move(task_);
+        task_ = nullptr;
+      }
+      task();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        busy_ = false;
+      }
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::function<void()> task_;  // guarded by mu_
+  bool busy_ = false;           // guarded by mu_: a task is pending or running
+  bool stop_ = false;           // guarded by mu_
+  std::thread thread_;
+};
+
+EngineImpl::WorkerThread& EngineImpl::Worker() {
+  if (!worker_) worker_ = std::make_unique<WorkerThread>();
+  return *worker_;
+}
+
+// The ops of one space form one hash chain, so they are sealed in order on
+// one thread. With enough ops (kParallelFrom) that is the helper, a task on
+// the engine's worker thread, which follows the leader through phase 1
+// (producer/consumer: the leader hands over each op with its payload
+// encoded and its nonce derived). Once phase 1 ends, the leader seals
+// records, and the helper joins in when it is done with the ops. While the
+// leader writes, the helper frees the group's state.
+class EngineImpl::Sealer {
+ public:
+  // Our new run of ops in one space, as sealed so far.
+  struct Chain {
+    Chain(uint64_t first_seq, const std::string& prev) : builder(first_seq, prev), head_hash(prev) {}
+    log::SegmentBuilder builder;
+    std::string head_hash;
+  };
+
+  Sealer(EngineImpl& engine, GroupState& g, bool parallel) : engine_(engine), g_(g) {
+    if (parallel) StartHelper();
+  }
+  // Stops the helper (at once if it is still sealing) and waits for it.
+  ~Sealer() {
+    if (helper_) {
+      cancelled_.store(true, std::memory_order_release);
+      Signal();
+      engine_.Worker().Wait();
+    }
+  }
+  Sealer(const Sealer&) = delete;
+  Sealer& operator=(const Sealer&) = delete;
+
+  // Leader: ops [0, n) of g.local_ops are final.
+  void Publish(size_t n) {
+    if (!helper_) return;
+    published_.store(n, std::memory_order_release);
+    Signal();
+  }
+  // Leader: there will be no more ops. Without a helper, seals them now.
+  void FinishOps() {
+    if (helper_) {
+      published_.store(g_.local_count, std::memory_order_release);
+      ops_done_.store(true, std::memory_order_release);
+      Signal();
+      return;
+    }
+    for (size_t i = 0; i < g_.local_count; ++i) SealOp(i);
+    ops_done_.store(true, std::memory_order_release);
+  }
+  // Leader, after FinishOps: seals `jobs` on both threads (starting a helper
+  // if there is none and enough work), calls `put` with each job in order
+  // as soon as it and all before it are sealed, and returns when every op
+  // and record is sealed. `jobs` must stay put until Retire.
+  template <typename Put>
+  void SealRecords(std::vector<RecordJob>& jobs, Put put) {
+    if (!helper_ && jobs.size() >= kParallelFrom) StartHelper();
+    sealed_ = std::make_unique<std::atomic<bool>[]>(jobs.size());
+    records_.store(&jobs, std::memory_order_release);
+    Signal();
+    SealScratch scratch;
+    size_t next_put = 0;
+    for (;;) {
+      const size_t i = next_record_.fetch_add(1, std::memory_order_relaxed);
+      if (i < jobs.size()) {
+        engine_.SealRecord(jobs[i], scratch);
+        sealed_[i].store(true, std::memory_order_release);
+      }
+      while (next_put < jobs.size() && sealed_[next_put].load(std::memory_order_acquire)) {
+        put(jobs[next_put++]);
+      }
+      if (i >= jobs.size()) break;
+    }
+    if (!helper_) return;
+    WaitFor([&] {
+      while (next_put < jobs.size() && sealed_[next_put].load(std::memory_order_acquire)) {
+        put(jobs[next_put++]);
+      }
+      return helper_sealed_.load(std::memory_order_acquire) && next_put == jobs.size();
+    });
+  }
+  // After SealRecords: our chains, by space.
+  std::map<SpaceId, Chain>& chains() { return chains_; }
+  // Leader, after SealRecords: hands over the group's state, which the
+  // helper frees while the leader writes (or which dies here without one).
+  // Nothing may touch `g` or the jobs afterwards.
+  void Retire(std::unique_ptr<GroupState> g, std::vector<RecordJob> jobs) {
+    if (!helper_) return;
+    retired_group_ = std::move(g);
+    retired_jobs_ = std::move(jobs);
+    retired_.store(true, std::memory_order_release);
+    Signal();
+  }
+
+  static constexpr size_t kParallelFrom = 64;
+  static constexpr size_t kPublishEvery = 16;
+
+ private:
+  void Signal() {
+    signal_.fetch_add(1, std::memory_order_release);
+    signal_.notify_all();
+  }
+
+  // Runs RunHelper on the engine's worker thread.
+  void StartHelper() {
+    helper_ = true;
+    engine_.Worker().Post([this] { RunHelper(); });
+  }
+
+  // Waits until `ready` holds or the sealer is cancelled; false if cancelled.
+  template <typename Ready>
+  bool WaitFor(Ready ready) {
+    for (;;) {
+      const uint32_t seen = signal_.load(std::memory_order_acquire);
+      if (cancelled_.load(std::memory_order_acquire)) return false;
+      if (ready()) return true;
+      signal_.wait(seen, std::memory_order_acquire);
+    }
+  }
+
+  void RunHelper() {
+    size_t next = 0;
+    for (;;) {
+      const uint32_t seen = signal_.load(std::memory_order_acquire);
+      if (cancelled_.load(std::memory_order_acquire)) return;
+      const size_t available = published_.load(std::memory_order_acquire);
+      if (next < available) {
+        while (next < available && !cancelled_.load(std::memory_order_relaxed)) SealOp(next++);
+        continue;
+      }
+      if (ops_done_.load(std::memory_order_acquire) &&
+          next == published_.load(std::memory_order_acquire)) {
+        break;
+      }
+      signal_.wait(seen, std::memory_order_acquire);
+    }
+    std::vector<RecordJob>* jobs = nullptr;
+    if (!WaitFor([&] { return (jobs = records_.load(std::memory_order_acquire)) != nullptr; })) return;
+    SealScratch scratch;
+    for (size_t i; (i = next_record_.fetch_add(1, std::memory_order_relaxed)) < jobs->size();) {
+      engine_.SealRecord((*jobs)[i], scratch);
+      sealed_[i].store(true, std::memory_order_release);
+      Signal();
+    }
+    helper_sealed_.store(true, std::memory_order_release);
+    Signal();
+    if (!WaitFor([&] { return retired_.load(std::memory_order_acquire); })) return;
+    retired_jobs_.clear();
+    retired_group_.reset();
+  }
+
+  // Seals op i along its space's chain. One thread at a time, in order.
+  void SealOp(size_t i) {
+    const GroupState::LocalOp& local = g_.local_ops[i];
+    auto it = chains_.find(*local.space);
+    if (it == chains_.end()) {
+      it = chains_.try_emplace(*local.space, local.context->first_seq, local.context->prev_hash).first;
+    }
+    Chain& chain = it->second;
+    envelope_.Clear();
+    envelope_.set_hlc(local.hlc);
+    envelope_.set_epoch(local.context->epoch);
+    envelope_.set_salt(local.context->salt);
+    log::SealOpWithNonce(*local.context->key, *local.space, engine_.device_.id, local.seq,
+                         chain.head_hash, local.nonce,
+                         std::string_view(local.plain, local.plain_size), &envelope_);
+    sodium_memzero(local.plain, local.plain_size);
+    chain.head_hash = log::OpHash(*local.space, engine_.device_.id, local.seq, chain.head_hash, envelope_);
+    chain.builder.Append(envelope_);
+  }
+
+  EngineImpl& engine_;
+  GroupState& g_;
+  bool helper_ = false;  // RunHelper was posted to the worker
+  std::atomic<uint32_t> signal_{0};  // bumped on every change below; both threads wait on it
+  std::atomic<size_t> published_{0};
+  std::atomic<bool> ops_done_{false};
+  std::atomic<bool> cancelled_{false};
+  std::atomic<std::vector<RecordJob>*> records_{nullptr};
+  std::atomic<size_t> next_record_{0};
+  std::unique_ptr<std::atomic<bool>[]> sealed_;  // per job; set before records_
+  std::atomic<bool> helper_sealed_{false};  // the helper sealed its last op and record
+  std::atomic<bool> retired_{false};
+  // Touched only by the thread sealing ops (the helper, or the leader
+  // without one) until SealRecords returns.
+  std::map<SpaceId, Chain> chains_;
+  v1::OpEnvelope envelope_;
+  // Handed to the helper by Retire.
+  std::unique_ptr<GroupState> retired_group_;
+  std::vector<RecordJob> retired_jobs_;
 };
 
 EngineImpl::EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
@@ -179,7 +474,9 @@ EngineImpl::EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
   }
 }
 
-EngineImpl::~EngineImpl() = default;
+EngineImpl::~EngineImpl() {
+  worker_.reset();  // before anything a task could touch
+}
 
 Result<std::unique_ptr<Engine>> EngineImpl::Create(const InitOptions& init) {
   KINDRED_RETURN_IF_ERROR(crypto::Init());
@@ -303,6 +600,7 @@ Result<std::unique_ptr<Engine>> EngineImpl::OpenHome(const EngineOptions& option
   std::unique_ptr<EngineImpl> engine(
       new EngineImpl(env, options, std::move(secrets), std::move(*store)));
   KINDRED_RETURN_IF_ERROR(engine->Load());
+  KINDRED_RETURN_IF_ERROR(engine->ReplayUnappliedOps());
   engine->device_.keys_protected = sealed;
   return std::unique_ptr<Engine>(std::move(engine));
 }
@@ -390,6 +688,119 @@ Status EngineImpl::Load() {
   return versions->status();
 }
 
+Status EngineImpl::ReplayUnappliedOps() {
+  struct Lag {
+    SpaceId space;
+    DeviceId device;
+    uint64_t applied = 0;
+    uint64_t head = 0;
+  };
+  std::vector<Lag> lags;
+  auto versions = store_->NewCursor(store::Cf::kVersions);
+  for (versions->SeekToFirst(); versions->Valid(); versions->Next()) {
+    std::string_view key = versions->key();
+    v1::VersionEntry head;
+    if (key.size() != SpaceId::kBytes + DeviceId::kBytes ||
+        !head.ParseFromArray(versions->value().data(), static_cast<int>(versions->value().size()))) {
+      return Status::Corruption("a version vector entry is damaged");
+    }
+    Lag lag;
+    KINDRED_ASSIGN_OR_RETURN(lag.space, SpaceId::FromBytes(key.substr(0, SpaceId::kBytes)));
+    KINDRED_ASSIGN_OR_RETURN(lag.device, DeviceId::FromBytes(key.substr(SpaceId::kBytes)));
+    lag.head = head.seq();
+    std::string bytes;
+    Status s = store_->Get(store::Cf::kApplied, key, &bytes);
+    if (s.ok()) {
+      v1::VersionEntry applied;
+      if (!applied.ParseFromString(bytes)) return Status::Corruption("an applied mark is damaged");
+      lag.applied = applied.seq();
+    } else if (s.code() != StatusCode::kNotFound) {
+      return s;
+    }
+    if (lag.applied > lag.head) {
+      return Status::Corruption("the records of device " + lag.device.ToString() +
+                                " are ahead of its op log: the store was altered");
+    }
+    if (lag.applied < lag.head) lags.push_back(lag);
+  }
+  KINDRED_RETURN_IF_ERROR(versions->status());
+  for (const Lag& lag : lags) {
+    KINDRED_RETURN_IF_ERROR(ReplayLog(lag.space, lag.device, lag.applied + 1, lag.head));
+  }
+  return Status::Ok();
+}
+
+Status EngineImpl::ReplayLog(const SpaceId& space, const DeviceId& device, uint64_t from,
+                             uint64_t to) {
+  // Merges in chunks, each written with its applied mark, so that memory
+  // stays bounded and an interrupted replay resumes where it stopped.
+  constexpr uint64_t kChunk = 10000;
+  const std::string prefix = log::SegmentPrefix(space, device);
+  const std::string id_prefix = RecordIdPrefix(space, device);
+  auto cursor = store_->NewCursor(store::Cf::kOplog);
+  cursor->Seek(log::SegmentKey(space, device, from));
+  log::Segment segment;
+  crypto::SecretString plain;
+  auto g = std::make_unique<GroupState>();
+  uint64_t merged = 0;
+  auto write_chunk = [&](uint64_t applied_to) -> Status {
+    store::Batch batch = store_->NewBatch();
+    SealScratch scratch;
+    for (auto& [key, cached] : g->records) {
+      if (!cached.dirty) continue;
+      RecordJob job{&key, &cached, {}, {}};
+      SealRecord(job, scratch);
+      batch.Put(store::Cf::kRecords, key, job.sealed);
+      for (const auto& [index_key, put] : job.index) {
+        if (put) {
+          batch.Put(store::Cf::kIndex, index_key, "");
+        } else {
+          batch.Delete(store::Cf::kIndex, index_key);
+        }
+      }
+    }
+    PutApplied(batch, space, device, applied_to);
+    // Through the write-ahead log: recovery is rare, and then it sticks.
+    KINDRED_RETURN_IF_ERROR(store_->Write(batch, options_.sync_writes));
+    g = std::make_unique<GroupState>();
+    merged = 0;
+    return Status::Ok();
+  };
+  for (uint64_t seq = from; seq <= to; cursor->Next()) {
+    if (!cursor->ValidWithPrefix(prefix)) {
+      KINDRED_RETURN_IF_ERROR(cursor->status());
+      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
+    }
+    uint64_t key_last = 0;
+    KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
+    KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
+    if (segment.first_seq > seq) {
+      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
+    }
+    for (; seq <= std::min(to, segment.last_seq()); ++seq) {
+      const size_t i = seq - segment.first_seq;
+      const v1::OpEnvelope& op = segment.ops[i];
+      hlc_.Observe(op.hlc());
+      if (op.purged()) continue;  // its purge was merged (or is merged below)
+      KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(space, op.epoch()));
+      KINDRED_RETURN_IF_ERROR(
+          log::OpenOp(*key, space, device, seq, segment.PrevHashOf(i), op, &plain.str()));
+      auto* payload = google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g->arena);
+      if (!payload->ParseFromString(plain.str()) || payload->format() != kFormat ||
+          payload->body_case() == v1::OpPayload::BODY_NOT_SET) {
+        return Status::Corruption(log::DescribeOp(space, device, seq) + " holds a damaged payload");
+      }
+      const std::string& rid = payload->has_write() ? payload->write().record_id()
+                                                    : payload->remove().record_id();
+      std::string id = rid.empty() ? DeriveRecordId(id_prefix, space, device, seq) : rid;
+      // Purges need no erasing here: that went into the op log with the purge.
+      KINDRED_RETURN_IF_ERROR(MergePayload(*g, space, device, seq, op.hlc(), *payload, id));
+      if (++merged == kChunk) KINDRED_RETURN_IF_ERROR(write_chunk(seq));
+    }
+  }
+  return write_chunk(to);
+}
+
 Result<const crypto::SymmetricKey*> EngineImpl::EpochKey(const SpaceId& space, uint32_t epoch) {
   std::lock_guard<std::mutex> lock(meta_mu_);
   auto it = epoch_keys_.find({space, epoch});
@@ -400,27 +811,49 @@ Result<const crypto::SymmetricKey*> EngineImpl::EpochKey(const SpaceId& space, u
   return &it->second;  // entries are never erased while the engine lives
 }
 
-std::string EngineImpl::DeriveRecordId(const SpaceId& space, const DeviceId& device,
-                                       uint64_t seq) const {
-  std::string input("kindred/rid/1");
+std::string EngineImpl::RecordIdPrefix(const SpaceId& space, const DeviceId& device) {
+  std::string input("kindred/rid/2");
   input.append(space.bytes());
   input.append(device.bytes());
-  crypto::PutU64(&input, seq);
-  std::string digest(10, '\0');
-  crypto_generichash(reinterpret_cast<uint8_t*>(digest.data()), digest.size(),
+  std::string prefix(kRecordIdPrefixBytes, '\0');
+  crypto_generichash(reinterpret_cast<uint8_t*>(prefix.data()), prefix.size(),
                      reinterpret_cast<const uint8_t*>(input.data()), input.size(), nullptr, 0);
-  return ToBase32Lower(digest);
+  return prefix;
 }
 
-std::string EngineImpl::SealState(std::string_view key, const v1::RecordState& state) {
-  std::string plain = state.SerializeAsString();
-  std::string ad(kRecordAd);
-  ad.append(key);
+std::string EngineImpl::DeriveRecordId(std::string_view prefix, const SpaceId& space,
+                                       const DeviceId& device, uint64_t seq) {
+  if (seq >> 40 != 0) {
+    // Beyond 2^40 ops: a plain hash of the dot (no longer in seq order).
+    std::string input("kindred/rid/1");
+    input.append(space.bytes());
+    input.append(device.bytes());
+    crypto::PutU64(&input, seq);
+    std::string digest(10, '\0');
+    crypto_generichash(reinterpret_cast<uint8_t*>(digest.data()), digest.size(),
+                       reinterpret_cast<const uint8_t*>(input.data()), input.size(), nullptr, 0);
+    return ToBase32Lower(digest);
+  }
+  // 80 bits: the 40-bit prefix, then the seq; 16 characters of 5 bits each.
+  uint64_t high = 0;
+  for (char c : prefix) high = (high << 8) | static_cast<uint8_t>(c);
+  std::string id(16, '\0');
+  for (int i = 0; i < 8; ++i) id[i] = kSortableBase32[(high >> (35 - 5 * i)) & 31];
+  for (int i = 0; i < 8; ++i) id[8 + i] = kSortableBase32[(seq >> (35 - 5 * i)) & 31];
+  return id;
+}
+
+void EngineImpl::SealRecord(RecordJob& job, SealScratch& scratch) {
+  const v1::RecordState& state = *job.record->state;
+  state.SerializeToString(&scratch.plain);
+  scratch.ad.assign(kRecordAd);
+  scratch.ad.append(*job.key);
   std::string nonce = nonces_.Next();
-  std::string out = nonce;
-  crypto::AeadSeal(records_key_, nonce, ad, plain, &out);
-  sodium_memzero(plain.data(), plain.size());
-  return out;
+  job.sealed.reserve(nonce.size() + scratch.plain.size() + crypto::kAeadTagBytes);
+  job.sealed.assign(nonce);
+  crypto::AeadSeal(records_key_, nonce, scratch.ad, scratch.plain, &job.sealed);
+  sodium_memzero(scratch.plain.data(), scratch.plain.size());
+  IndexChanges(job.record->space, job.record->before, state, &job.index);
 }
 
 Result<v1::RecordState> EngineImpl::ReadState(std::string_view key, std::string_view sealed) const {
@@ -438,13 +871,13 @@ Result<v1::RecordState> EngineImpl::ReadState(std::string_view key, std::string_
   return state;
 }
 
-Result<v1::RecordState*> EngineImpl::LoadState(GroupState& g, const SpaceId& space,
-                                               const std::string& collection,
-                                               const std::string& id) {
+Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const SpaceId& space,
+                                                      const std::string& collection,
+                                                      const std::string& id) {
   std::string key = RecordKey(space, collection, id);
   auto it = g.records.find(key);
-  if (it != g.records.end()) return it->second.state;
-  GroupState::CachedRecord cached;
+  if (it != g.records.end()) return &it->second;
+  CachedRecord cached;
   cached.space = space;
   cached.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
   std::string sealed;
@@ -456,7 +889,9 @@ Result<v1::RecordState*> EngineImpl::LoadState(GroupState& g, const SpaceId& spa
   } else if (s.code() != StatusCode::kNotFound) {
     return s;
   }
-  return g.records.emplace(std::move(key), cached).first->second.state;
+  auto added = g.records.emplace(std::move(key), cached).first;
+  g.record_order.push_back(&*added);
+  return &added->second;
 }
 
 Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
@@ -470,6 +905,7 @@ Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
   w.space = &space;
   w.mutations = &mutations;
   RunInGroup(w);
+  if (w.result.ok()) NotifyChanged(space);
   return std::move(w.result);
 }
 
@@ -479,6 +915,7 @@ Result<uint64_t> EngineImpl::Ingest(const OpBatch& batch) {
   w.ingest = &batch;
   RunInGroup(w);
   if (!w.result.ok()) return w.result.status();
+  if (w.ingested > 0) NotifyChanged(batch.space);
   return w.ingested;
 }
 
@@ -513,13 +950,25 @@ void EngineImpl::RunInGroup(Writer& w) {
 
 Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   // Phase 1, in order: assign seqs and clocks, build payloads, merge into
-  // records, check peers' batches. Each writer is all or nothing: when one
-  // fails, the group is rebuilt without it (failures are rare).
+  // records, check peers' batches; our ops go to the sealer as they are
+  // built. Each writer is all or nothing: when one fails, the group is
+  // rebuilt without it (failures are rare), with a fresh salt.
+  if (!records_error_.ok()) return records_error_;
   std::vector<bool> failed(group.size(), false);
   std::unique_ptr<GroupState> g;
+  std::unique_ptr<Sealer> sealer;  // declared after g: it goes first
   for (bool rebuild = true; rebuild;) {
     rebuild = false;
-    g = std::make_unique<GroupState>(store_->NewBatch());
+    sealer.reset();  // stops the helper of a failed attempt
+    g = std::make_unique<GroupState>();
+    size_t local_ops = 0;
+    for (size_t i = 0; i < group.size(); ++i) {
+      if (!failed[i] && group[i]->mutations) local_ops += group[i]->mutations->size();
+    }
+    g->local_ops.resize(local_ops);
+    g->records.reserve(local_ops);
+    sealer = std::make_unique<Sealer>(*this, *g, local_ops >= Sealer::kParallelFrom);
+    g->sealer = sealer.get();
     for (size_t i = 0; i < group.size() && !rebuild; ++i) {
       Writer* w = group[i];
       if (failed[i]) continue;
@@ -528,6 +977,7 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
       if (w->ingest) {
         s = IngestInGroup(*g, *w->ingest, &w->ingested);
       } else {
+        ids.reserve(w->mutations->size());
         for (const Mutation& m : *w->mutations) {
           std::string id;
           s = PrepareMutation(*g, *w->space, m, &id);
@@ -547,60 +997,103 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   }
   if (g->heads.empty() && g->peer_heads.empty()) return Status::Ok();
 
-  // Phase 2, on both cores: seal our ops along the hash chain on this
-  // thread while a helper seals the materialised records.
-  std::vector<std::pair<const std::string*, GroupState::CachedRecord*>> dirty;
-  for (auto& [key, cached] : g->records) {
-    if (cached.dirty) dirty.emplace_back(&key, &cached);
+  // Phase 2, on both cores: the rest of our ops along the chain, and the
+  // materialised records (sealed with the local key) with their index
+  // changes, each put into the batch as soon as it and those before it are
+  // sealed. In key order: RocksDB then appends each record next to the one
+  // before (see Store).
+  sealer->FinishOps();
+  std::vector<RecordJob> jobs;
+  jobs.reserve(g->record_order.size());
+  for (auto* entry : g->record_order) {
+    if (entry->second.dirty) jobs.push_back(RecordJob{&entry->first, &entry->second, {}, {}});
   }
-  std::vector<std::string> sealed(dirty.size());
-  auto seal_records = [&] {
-    for (size_t i = 0; i < dirty.size(); ++i) sealed[i] = SealState(*dirty[i].first, *dirty[i].second->state);
-  };
-  constexpr size_t kParallelFrom = 64;
-  std::thread helper;
-  if (dirty.size() >= kParallelFrom) helper = std::thread(seal_records);
-  SealLocalOps(*g);
-  if (helper.joinable()) {
-    helper.join();
-  } else {
-    seal_records();
-  }
+  // A device's new records come in key order already (DeriveRecordId).
+  auto by_key = [](const RecordJob& a, const RecordJob& b) { return *a.key < *b.key; };
+  if (!std::is_sorted(jobs.begin(), jobs.end(), by_key)) std::sort(jobs.begin(), jobs.end(), by_key);
+  // Records and index go into their own batch, written without the
+  // write-ahead log once the op log is durable (see Store).
+  store::Batch derived = store_->NewBatch(last_derived_bytes_ + last_derived_bytes_ / 8);
+  sealer->SealRecords(jobs, [&derived](const RecordJob& job) {
+    derived.Put(store::Cf::kRecords, *job.key, job.sealed);
+    for (const auto& [key, put] : job.index) {
+      if (put) {
+        derived.Put(store::Cf::kIndex, key, "");
+      } else {
+        derived.Delete(store::Cf::kIndex, key);
+      }
+    }
+  });
 
-  // Phase 3: everything into one batch.
-  for (size_t i = 0; i < g->local_ops.size(); ++i) {
-    const auto& op = g->local_ops[i];
-    g->batch.Put(store::Cf::kOplog, log::OpKey(op.space, device_.id, op.seq), g->local_op_bytes[i]);
-  }
-  bool purged = false;
-  if (!g->purges.empty()) {
-    KINDRED_RETURN_IF_ERROR(ErasePurgedOps(*g));
-    purged = true;
-  }
-  for (size_t i = 0; i < dirty.size(); ++i) {
-    g->batch.Put(store::Cf::kRecords, *dirty[i].first, sealed[i]);
-    UpdateIndex(g->batch, dirty[i].second->space, dirty[i].second->before, *dirty[i].second->state);
-  }
-  // One signature per space per group over the new head of our chain.
-  for (auto& [space, head] : g->heads) {
+  // Phase 3: the op log's batch. Our new ops in each space become one
+  // segment, signed once over its last op.
+  store::Batch batch = store_->NewBatch(last_log_bytes_ + last_log_bytes_ / 8);
+  for (auto& [space, chain] : sealer->chains()) {
+    Head& head = g->heads.at(space);
+    head.hash = chain.head_hash;
     v1::BatchSignature sig;
     sig.set_format(kFormat);
     sig.set_seq(head.seq);
     sig.set_head_hash(head.hash);
     sig.set_signature(crypto::Sign(secrets_.sign,
                                    log::HeadMessage(space, device_.id, head.seq, head.hash)));
-    g->batch.Put(store::Cf::kOplog, log::SignatureKey(space, device_.id, head.seq),
-                 sig.SerializeAsString());
-    PutVersion(g->batch, space, device_.id, head);
+    GroupState::NewSegment segment;
+    segment.space = space;
+    segment.device = device_.id;
+    segment.first_seq = chain.builder.first_seq();
+    segment.last_seq = chain.builder.last_seq();
+    segment.bytes = chain.builder.Finish(sig);
+    g->segments.push_back(std::move(segment));
+    PutVersion(batch, space, device_.id, head);
   }
-  for (auto& [log_id, head] : g->peer_heads) PutVersion(g->batch, log_id.first, log_id.second, head);
-  KINDRED_RETURN_IF_ERROR(store_->Write(g->batch, options_.sync_writes));
-  for (auto& [space, head] : g->heads) heads_[space] = head;
+  bool purged = false;
+  if (!g->purges.empty()) {
+    KINDRED_RETURN_IF_ERROR(ErasePurgedOps(*g, batch));
+    purged = true;
+  }
+  for (const auto& segment : g->segments) {
+    batch.Put(store::Cf::kOplog, log::SegmentKey(segment.space, segment.device, segment.last_seq),
+              segment.bytes);
+  }
+  for (auto& [log_id, head] : g->peer_heads) {
+    PutVersion(batch, log_id.first, log_id.second, head);
+    PutApplied(derived, log_id.first, log_id.second, head.seq);
+  }
+  for (auto& [space, head] : g->heads) PutApplied(derived, space, device_.id, head.seq);
+  last_log_bytes_ = batch.ByteSize();
+  last_derived_bytes_ = derived.ByteSize();
+
+  // The op log first, durably; then what derives from it. The helper frees
+  // the group's state meanwhile.
+  std::vector<std::pair<SpaceId, Head>> new_heads(g->heads.begin(), g->heads.end());
+  sealer->Retire(std::move(g), std::move(jobs));
+  Status written = store_->Write(batch, options_.sync_writes);
+  if (written.ok()) {
+    // The ops are in the log now, whatever happens to the records.
+    for (auto& [space, head] : new_heads) heads_[space] = head;
+    Status derived_written = store_->WriteUnlogged(derived);
+    if (!derived_written.ok()) {
+      records_error_ = Status::IOError(
+          "the records could not be updated after a commit (" + derived_written.message() +
+          "); the commit itself was saved: reopen the store to rebuild them");
+      written = records_error_;
+    }
+  }
+  sealer.reset();
+  KINDRED_RETURN_IF_ERROR(written);
   if (purged) {
     // Erased ciphertext must also leave older files and the write-ahead log.
     KINDRED_RETURN_IF_ERROR(store_->CompactAll());
   }
   return Status::Ok();
+}
+
+void EngineImpl::PutApplied(store::Batch& batch, const SpaceId& space, const DeviceId& device,
+                            uint64_t seq) {
+  v1::VersionEntry v;
+  v.set_format(kFormat);
+  v.set_seq(seq);
+  batch.Put(store::Cf::kApplied, log::VersionKey(space, device), v.SerializeAsString());
 }
 
 void EngineImpl::PutVersion(store::Batch& batch, const SpaceId& space, const DeviceId& device,
@@ -613,56 +1106,66 @@ void EngineImpl::PutVersion(store::Batch& batch, const SpaceId& space, const Dev
   batch.Put(store::Cf::kVersions, log::VersionKey(space, device), v.SerializeAsString());
 }
 
-void EngineImpl::SealLocalOps(GroupState& g) {
-  g.local_op_bytes.resize(g.local_ops.size());
-  std::string plain;
-  v1::OpEnvelope op;
-  for (size_t i = 0; i < g.local_ops.size(); ++i) {
-    const auto& local = g.local_ops[i];
-    Head& head = g.heads[local.space];
-    op.Clear();
-    op.set_hlc(local.hlc);
-    op.set_epoch(local.epoch);
-    op.set_prev_hash(head.hash);
-    op.set_salt(g.salts[local.space]);
-    local.payload->SerializeToString(&plain);
-    log::SealOp(*local.key, local.space, device_.id, local.seq, plain, &op);
-    head.hash = log::OpHash(local.space, device_.id, local.seq, op);
-    op.SerializeToString(&g.local_op_bytes[i]);
-  }
-  sodium_memzero(plain.data(), plain.size());
-}
-
-Status EngineImpl::ErasePurgedOps(GroupState& g) {
-  // Ops of this group by key, so a purge can also reach them.
-  std::unordered_map<std::string, const std::string*> in_group;
-  for (size_t i = 0; i < g.local_ops.size(); ++i) {
-    in_group[log::OpKey(g.local_ops[i].space, device_.id, g.local_ops[i].seq)] = &g.local_op_bytes[i];
-  }
-  for (const auto& [key, bytes] : g.ingested_ops) in_group[key] = bytes;
-  std::set<std::string> erased;
+Status EngineImpl::ErasePurgedOps(GroupState& g, store::Batch& batch) {
+  // Each segment a purge reaches is decoded once, changed, and written again:
+  // this group's new segments in place, stored ones with a put of their key.
+  // The chain and the signature stay valid: an op's hash covers its payload
+  // hash, not its ciphertext.
+  struct Touched {
+    log::Segment segment;
+    bool changed = false;
+  };
+  std::map<size_t, Touched> fresh;         // by index in g.segments
+  std::map<std::string, Touched> stored;  // by oplog key
+  auto cursor = store_->NewCursor(store::Cf::kOplog);
   for (const auto& [space, remove] : g.purges) {
-    for (const auto& purged : remove->purged_ops()) {
-      KINDRED_ASSIGN_OR_RETURN(DeviceId author, DeviceId::FromBytes(purged.device()));
-      std::string key = log::OpKey(space, author, purged.seq());
-      if (erased.count(key)) continue;
-      std::string bytes;
-      auto pending = in_group.find(key);
-      if (pending != in_group.end()) {
-        bytes = *pending->second;
-      } else {
-        Status s = store_->Get(store::Cf::kOplog, key, &bytes);
-        if (s.code() == StatusCode::kNotFound) continue;  // not synced here yet
-        KINDRED_RETURN_IF_ERROR(s);
+    for (const auto& dot : remove->purged_ops()) {
+      KINDRED_ASSIGN_OR_RETURN(DeviceId author, DeviceId::FromBytes(dot.device()));
+      const uint64_t seq = dot.seq();
+      if (seq == 0) continue;
+      Touched* touched = nullptr;
+      for (size_t i = 0; i < g.segments.size() && !touched; ++i) {
+        const auto& s = g.segments[i];
+        if (s.space != space || s.device != author || seq < s.first_seq || seq > s.last_seq) continue;
+        auto it = fresh.find(i);
+        if (it == fresh.end()) {
+          it = fresh.try_emplace(i).first;
+          KINDRED_RETURN_IF_ERROR(
+              log::DecodeSegment(space, author, s.last_seq, s.bytes, &it->second.segment));
+        }
+        touched = &it->second;
       }
-      v1::OpEnvelope old;
-      if (!old.ParseFromString(bytes)) return Status::Corruption("a stored op is damaged");
-      if (old.purged()) continue;
-      old.clear_ciphertext();
-      old.set_purged(true);
-      g.batch.Put(store::Cf::kOplog, key, old.SerializeAsString());  // later puts win
-      erased.insert(std::move(key));
+      if (!touched) {
+        const std::string prefix = log::SegmentPrefix(space, author);
+        cursor->Seek(log::SegmentKey(space, author, seq));
+        if (!cursor->ValidWithPrefix(prefix)) {
+          KINDRED_RETURN_IF_ERROR(cursor->status());
+          continue;  // not synced here yet
+        }
+        std::string key(cursor->key());
+        auto it = stored.find(key);
+        if (it == stored.end()) {
+          uint64_t last = 0;
+          KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(key, prefix.size(), &last));
+          it = stored.try_emplace(key).first;
+          KINDRED_RETURN_IF_ERROR(
+              log::DecodeSegment(space, author, last, cursor->value(), &it->second.segment));
+        }
+        touched = &it->second;
+        if (seq < touched->segment.first_seq) continue;  // not held here
+      }
+      v1::OpEnvelope& op = touched->segment.ops[seq - touched->segment.first_seq];
+      if (op.purged()) continue;
+      op.clear_ciphertext();
+      op.set_purged(true);
+      touched->changed = true;
     }
+  }
+  for (auto& [index, touched] : fresh) {
+    if (touched.changed) g.segments[index].bytes = log::EncodeSegment(touched.segment);
+  }
+  for (auto& [key, touched] : stored) {
+    if (touched.changed) batch.Put(store::Cf::kOplog, key, log::EncodeSegment(touched.segment));
   }
   return Status::Ok();
 }
@@ -678,24 +1181,42 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
     head_it = g.heads.emplace(space, stored == heads_.end() ? Head{} : stored->second).first;
   }
   Head& head = head_it->second;
+  auto local_it = g.local_spaces.find(space);
+  if (local_it == g.local_spaces.end()) {
+    GroupState::LocalSpace local;
+    {
+      std::lock_guard<std::mutex> lock(meta_mu_);
+      local.epoch = spaces_.at(space).current_epoch();
+    }
+    KINDRED_ASSIGN_OR_RETURN(local.key, EpochKey(space, local.epoch));
+    local.salt.assign(log::kSaltBytes, '\0');
+    env_.random().Fill(reinterpret_cast<uint8_t*>(local.salt.data()), local.salt.size());
+    local.first_seq = head.seq + 1;
+    local.prev_hash = head.hash;
+    local.record_id_prefix = RecordIdPrefix(space, device_.id);
+    local_it = g.local_spaces.emplace(space, std::move(local)).first;
+  }
   const uint64_t seq = head.seq + 1;
 
   auto* payload = google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena);
   payload->set_format(kFormat);
-  v1::RecordState* state = nullptr;
+  CachedRecord* record = nullptr;
   if (m.kind == Mutation::Kind::kCreate) {
     if (m.id.empty()) {
       // A fresh id derived from this op's own dot: no record can have it yet.
-      *id = DeriveRecordId(space, device_.id, seq);
-      GroupState::CachedRecord fresh;
-      fresh.space = space;
-      fresh.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
-      state = g.records.emplace(RecordKey(space, m.collection, *id), fresh).first->second.state;
+      *id = DeriveRecordId(local_it->second.record_id_prefix, space, device_.id, seq);
+      auto [it, inserted] = g.records.try_emplace(RecordKey(space, m.collection, *id));
+      record = &it->second;
+      if (inserted) {
+        record->space = space;
+        record->state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
+        g.record_order.push_back(&*it);
+      }
     } else {
       *id = m.id;
       KINDRED_RETURN_IF_ERROR(CheckName("the record id", *id));
-      KINDRED_ASSIGN_OR_RETURN(state, LoadState(g, space, m.collection, *id));
-      if (!state->ops().empty()) {
+      KINDRED_ASSIGN_OR_RETURN(record, LoadState(g, space, m.collection, *id));
+      if (!record->state->ops().empty()) {
         return Status::AlreadyExists("a record with id " + *id + " already exists in " +
                                      m.collection);
       }
@@ -710,8 +1231,9 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
     }
   } else {
     *id = m.id;
-    KINDRED_ASSIGN_OR_RETURN(state, LoadState(g, space, m.collection, m.id));
-    if (state->ops().empty() || log::IsDeleted(*state)) {
+    KINDRED_ASSIGN_OR_RETURN(record, LoadState(g, space, m.collection, m.id));
+    const v1::RecordState& state = *record->state;
+    if (state.ops().empty() || log::IsDeleted(state)) {
       return Status::NotFound("no " + m.collection + " record with id " + m.id);
     }
     if (m.kind == Mutation::Kind::kUpdate) {
@@ -722,7 +1244,7 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
         auto* fw = write->add_fields();
         fw->set_name(name);
         ToProto(value, fw->mutable_value());
-        if (const v1::FieldState* f = log::FindField(*state, name)) {
+        if (const v1::FieldState* f = log::FindField(state, name)) {
           for (const auto& v : f->live()) *fw->add_supersedes() = v.dot();
         }
       }
@@ -730,30 +1252,29 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
       auto* remove = payload->mutable_remove();
       remove->set_collection(m.collection);
       remove->set_record_id(m.id);
-      for (const auto& dot : log::AllLiveDots(*state)) *remove->add_supersedes() = dot;
+      for (const auto& dot : log::AllLiveDots(state)) *remove->add_supersedes() = dot;
       if (m.kind == Mutation::Kind::kPurge) {
         remove->set_purge(true);
-        for (const auto& dot : state->ops()) *remove->add_purged_ops() = dot;
+        for (const auto& dot : state.ops()) *remove->add_purged_ops() = dot;
       }
     }
   }
 
-  uint32_t epoch = 0;
-  {
-    std::lock_guard<std::mutex> lock(meta_mu_);
-    epoch = spaces_.at(space).current_epoch();
-  }
-  KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(space, epoch));
-  if (!g.salts.count(space)) {
-    std::string salt(log::kSaltBytes, '\0');
-    env_.random().Fill(reinterpret_cast<uint8_t*>(salt.data()), salt.size());
-    g.salts.emplace(space, std::move(salt));
-  }
   const uint64_t hlc = hlc_.Now();
   head.seq = seq;
   head.hlc = hlc;
-  g.local_ops.push_back({space, seq, hlc, epoch, key, payload});
-  return MergePayload(g, space, device_.id, seq, hlc, *payload, *id);
+  GroupState::LocalOp& op = g.local_ops[g.local_count++];
+  op.space = &local_it->first;
+  op.context = &local_it->second;
+  op.seq = seq;
+  op.hlc = hlc;
+  op.plain_size = payload->ByteSizeLong();
+  op.plain = google::protobuf::Arena::CreateArray<char>(&g.arena, op.plain_size);
+  payload->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(op.plain));
+  op.nonce = log::OpNonceBytes(space, device_.id, seq, local_it->second.epoch, local_it->second.salt);
+  if (g.local_count % Sealer::kPublishEvery == 0) g.sealer->Publish(g.local_count);
+  MergeInto(g, *record, space, device_.id, seq, hlc, *payload, *id);
+  return Status::Ok();
 }
 
 Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author,
@@ -763,10 +1284,18 @@ Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const Devic
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
   KINDRED_RETURN_IF_ERROR(CheckName("a collection name", collection));
   KINDRED_RETURN_IF_ERROR(CheckName("a record id", id));
-  KINDRED_ASSIGN_OR_RETURN(v1::RecordState* state, LoadState(g, space, collection, id));
+  KINDRED_ASSIGN_OR_RETURN(CachedRecord * record, LoadState(g, space, collection, id));
+  MergeInto(g, *record, space, author, seq, hlc, payload, id);
+  return Status::Ok();
+}
+
+void EngineImpl::MergeInto(GroupState& g, CachedRecord& record, const SpaceId& space,
+                           const DeviceId& author, uint64_t seq, uint64_t hlc,
+                           const v1::OpPayload& payload, const std::string& id) {
   v1::Dot dot;
   dot.set_device(std::string(author.bytes()));
   dot.set_seq(seq);
+  v1::RecordState* state = record.state;
   if (state->record_id().empty()) state->set_record_id(id);
   if (payload.has_write()) {
     log::ApplyWrite(dot, hlc, payload.write(), state);
@@ -774,12 +1303,12 @@ Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const Devic
     log::ApplyDelete(dot, hlc, payload.remove(), state);
     if (payload.remove().purge()) g.purges.emplace_back(space, &payload.remove());
   }
-  g.records.at(RecordKey(space, collection, id)).dirty = true;
-  return Status::Ok();
+  record.dirty = true;
 }
 
-void EngineImpl::UpdateIndex(store::Batch& batch, const SpaceId& space,
-                             const v1::RecordState* before, const v1::RecordState& after) {
+void EngineImpl::IndexChanges(const SpaceId& space, const v1::RecordState* before,
+                              const v1::RecordState& after,
+                              std::vector<std::pair<std::string, bool>>* changes) const {
   auto tokens = [&](const v1::RecordState& s) {
     std::set<std::string> out;
     if (s.ops().empty() || log::IsDeleted(s)) return out;
@@ -799,10 +1328,10 @@ void EngineImpl::UpdateIndex(store::Batch& batch, const SpaceId& space,
   std::set<std::string> old_keys, new_keys = tokens(after);
   if (before) old_keys = tokens(*before);
   for (const auto& k : old_keys) {
-    if (!new_keys.count(k)) batch.Delete(store::Cf::kIndex, k);
+    if (!new_keys.count(k)) changes->emplace_back(k, false);
   }
   for (const auto& k : new_keys) {
-    if (!old_keys.count(k)) batch.Put(store::Cf::kIndex, k, "");
+    if (!old_keys.count(k)) changes->emplace_back(k, true);
   }
 }
 
@@ -923,87 +1452,96 @@ Result<std::string> EngineImpl::SignKeyOf(const SpaceId& space, const DeviceId& 
   return it->second.sign_pk();
 }
 
-Status EngineImpl::VerifyLog(const SpaceId& space, const DeviceId& device, VerifyReport* report) {
+Status EngineImpl::VerifyLog(const SpaceId& space, const DeviceId& device,
+                             const v1::VersionEntry& head, VerifyReport* report) {
   auto sign_pk_or = SignKeyOf(space, device);
   if (!sign_pk_or.ok()) {
     return Status::Corruption("the log of unknown device " + device.ToString() + " is stored here");
   }
   const std::string sign_pk = *sign_pk_or;
-  std::map<uint64_t, v1::BatchSignature> signatures;
-  auto cursor = store_->NewCursor(store::Cf::kOplog);
-  std::string sig_prefix = log::SignaturePrefix(space, device);
-  for (cursor->Seek(sig_prefix); cursor->ValidWithPrefix(sig_prefix); cursor->Next()) {
-    v1::BatchSignature sig;
-    if (!sig.ParseFromArray(cursor->value().data(), static_cast<int>(cursor->value().size()))) {
-      return Status::Corruption("a batch signature of device " + device.ToString() + " is damaged");
-    }
-    signatures[sig.seq()] = sig;
-  }
-  std::string prefix = log::OpPrefix(space, device);
+  const std::string prefix = log::SegmentPrefix(space, device);
   std::string prev(crypto::kHashBytes, '\0');
   uint64_t expected = 1;
-  uint64_t last_signed = 0;
-  for (cursor->Seek(prefix); cursor->ValidWithPrefix(prefix); cursor->Next(), ++expected) {
-    std::string_view key = cursor->key();
-    uint64_t seq = crypto::GetU64(key.data() + prefix.size());
-    if (seq != expected) {
-      return Status::Corruption("the log of device " + device.ToString() + " has a gap before op " +
-                                std::to_string(seq));
+  log::Segment segment;
+  crypto::SecretString plain;
+  v1::OpPayload payload;
+  auto cursor = store_->NewCursor(store::Cf::kOplog);
+  for (cursor->Seek(prefix); cursor->ValidWithPrefix(prefix); cursor->Next()) {
+    uint64_t key_last = 0;
+    KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
+    KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
+    if (segment.first_seq != expected) {
+      return Status::Corruption("the log of device " + device.ToString() + " in space " +
+                                space.ToHex().substr(0, 8) + " jumps from op " +
+                                std::to_string(expected - 1) + " to op " +
+                                std::to_string(segment.first_seq) + ": the log was altered");
     }
-    v1::OpEnvelope op;
-    if (!op.ParseFromArray(cursor->value().data(), static_cast<int>(cursor->value().size()))) {
-      return Status::Corruption(log::DescribeOp(space, device, seq) + " is damaged");
-    }
-    if (!crypto::ConstantTimeEquals(op.prev_hash(), prev)) {
-      return Status::Corruption(log::DescribeOp(space, device, seq) +
+    if (!crypto::ConstantTimeEquals(segment.prev_hash, prev)) {
+      return Status::Corruption(log::DescribeOp(space, device, segment.first_seq) +
                                 " does not follow the op before it: the log was altered");
     }
-    prev = log::OpHash(space, device, seq, op);
-    ++report->ops;
-    if (op.purged()) {
-      if (!op.ciphertext().empty()) return Status::Corruption(log::DescribeOp(space, device, seq) + " is marked purged but still holds ciphertext");
-      ++report->purged;
-    } else {
+    for (size_t i = 0; i < segment.ops.size(); ++i) {
+      const uint64_t seq = segment.first_seq + i;
+      const v1::OpEnvelope& op = segment.ops[i];
+      ++report->ops;
+      if (op.purged()) {
+        if (!op.ciphertext().empty()) {
+          return Status::Corruption(log::DescribeOp(space, device, seq) +
+                                    " is marked purged but still holds ciphertext");
+        }
+        ++report->purged;
+        continue;
+      }
       KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(space, op.epoch()));
-      crypto::SecretString plain;
-      KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, space, device, seq, op, &plain.str()));
-      v1::OpPayload payload;
+      KINDRED_RETURN_IF_ERROR(
+          log::OpenOp(*key, space, device, seq, segment.PrevHashOf(i), op, &plain.str()));
       if (!payload.ParseFromString(plain.str())) {
         return Status::Corruption(log::DescribeOp(space, device, seq) + " holds a damaged payload");
       }
       ++report->decrypted;
     }
-    auto sig = signatures.find(seq);
-    if (sig != signatures.end()) {
-      if (!crypto::ConstantTimeEquals(sig->second.head_hash(), prev) ||
-          !crypto::Verify(sign_pk, log::HeadMessage(space, device, seq, prev), sig->second.signature())) {
-        return Status::Corruption("the signature over " + log::DescribeOp(space, device, seq) +
-                                  " does not verify: the log was altered");
-      }
-      ++report->signatures;
-      last_signed = seq;
-    }
+    KINDRED_RETURN_IF_ERROR(log::CheckSegmentSignature(sign_pk, space, device, segment));
+    ++report->signatures;
+    prev = segment.hashes.back();
+    expected = segment.last_seq() + 1;
   }
   KINDRED_RETURN_IF_ERROR(cursor->status());
-  if (expected - 1 != last_signed) {
-    return Status::Corruption("the last ops of device " + device.ToString() +
-                              " are not covered by a signature");
+  // The log must end exactly at the head recorded for it: a segment removed
+  // from the end would otherwise go unnoticed.
+  if (expected - 1 != head.seq() || !crypto::ConstantTimeEquals(prev, head.head_hash())) {
+    return Status::Corruption("the log of device " + device.ToString() + " in space " +
+                              space.ToHex().substr(0, 8) + " ends at op " +
+                              std::to_string(expected - 1) + ", not at its recorded head op " +
+                              std::to_string(head.seq()) + ": the log was altered");
   }
   return Status::Ok();
 }
 
 Status EngineImpl::Verify(VerifyReport* report) {
   *report = VerifyReport{};
-  std::vector<std::pair<SpaceId, DeviceId>> logs;
+  struct Log {
+    SpaceId space;
+    DeviceId device;
+    v1::VersionEntry head;
+  };
+  std::vector<Log> logs;
   auto versions = store_->NewCursor(store::Cf::kVersions);
   for (versions->SeekToFirst(); versions->Valid(); versions->Next()) {
     std::string_view key = versions->key();
-    KINDRED_ASSIGN_OR_RETURN(SpaceId s, SpaceId::FromBytes(key.substr(0, SpaceId::kBytes)));
-    KINDRED_ASSIGN_OR_RETURN(DeviceId d, DeviceId::FromBytes(key.substr(SpaceId::kBytes)));
-    logs.emplace_back(s, d);
+    if (key.size() != SpaceId::kBytes + DeviceId::kBytes) {
+      return Status::Corruption("a version vector entry is damaged");
+    }
+    Log entry;
+    KINDRED_ASSIGN_OR_RETURN(entry.space, SpaceId::FromBytes(key.substr(0, SpaceId::kBytes)));
+    KINDRED_ASSIGN_OR_RETURN(entry.device, DeviceId::FromBytes(key.substr(SpaceId::kBytes)));
+    if (!entry.head.ParseFromArray(versions->value().data(),
+                                   static_cast<int>(versions->value().size()))) {
+      return Status::Corruption("a version vector entry is damaged");
+    }
+    logs.push_back(std::move(entry));
   }
   KINDRED_RETURN_IF_ERROR(versions->status());
-  for (const auto& [space, device] : logs) KINDRED_RETURN_IF_ERROR(VerifyLog(space, device, report));
+  for (const auto& l : logs) KINDRED_RETURN_IF_ERROR(VerifyLog(l.space, l.device, l.head, report));
   auto records = store_->NewCursor(store::Cf::kRecords);
   for (records->SeekToFirst(); records->Valid(); records->Next()) {
     KINDRED_ASSIGN_OR_RETURN(v1::RecordState state, ReadState(records->key(), records->value()));
@@ -1045,59 +1583,91 @@ Status EngineImpl::ReadMissing(const SpaceId& space, const VersionVector& theirs
                                const std::function<bool(OpBatch&&)>& fn) {
   KINDRED_ASSIGN_OR_RETURN(VersionVector ours, Versions(space));
   if (max_ops == 0) max_ops = 1;
+  log::Segment segment;
   for (const auto& [device, head] : ours) {
     auto it = theirs.find(device);
-    uint64_t from = (it == theirs.end() ? 0 : it->second) + 1;
-    if (from > head) continue;
-    // Signed heads of this log at or after `from`; a batch must end at one.
-    std::vector<std::pair<uint64_t, std::string>> signed_heads;
-    auto sigs = store_->NewCursor(store::Cf::kOplog);
-    std::string sig_prefix = log::SignaturePrefix(space, device);
-    for (sigs->Seek(log::SignatureKey(space, device, from)); sigs->ValidWithPrefix(sig_prefix);
-         sigs->Next()) {
-      signed_heads.emplace_back(crypto::GetU64(sigs->key().data() + sig_prefix.size()),
-                                std::string(sigs->value()));
-    }
-    KINDRED_RETURN_IF_ERROR(sigs->status());
-    auto ops = store_->NewCursor(store::Cf::kOplog);
-    std::string op_prefix = log::OpPrefix(space, device);
-    ops->Seek(log::OpKey(space, device, from));
-    uint64_t next = from;
-    size_t sig_index = 0;
-    while (next <= head && sig_index < signed_heads.size()) {
-      // Take whole signed runs until the batch holds about max_ops.
-      size_t end = sig_index;
-      while (end + 1 < signed_heads.size() && signed_heads[end + 1].first - next + 1 <= max_ops) {
-        ++end;
+    uint64_t next = (it == theirs.end() ? 0 : it->second) + 1;
+    if (next > head) continue;
+    // Segments from the one holding `next` on. A batch takes whole segments
+    // (the first one from `next`) while it holds about max_ops, so it ends
+    // at a segment's end, whose signature goes with it.
+    const std::string prefix = log::SegmentPrefix(space, device);
+    auto cursor = store_->NewCursor(store::Cf::kOplog);
+    cursor->Seek(log::SegmentKey(space, device, next));
+    OpBatch batch;
+    for (; next <= head; cursor->Next()) {
+      if (!cursor->ValidWithPrefix(prefix)) {
+        KINDRED_RETURN_IF_ERROR(cursor->status());
+        return Status::Corruption(log::DescribeOp(space, device, next) + " is missing here");
       }
-      OpBatch batch;
-      batch.space = space;
-      batch.device = device;
-      batch.first_seq = next;
-      batch.signature = signed_heads[end].second;
-      for (; next <= signed_heads[end].first; ++next, ops->Next()) {
-        if (!ops->ValidWithPrefix(op_prefix) ||
-            crypto::GetU64(ops->key().data() + op_prefix.size()) != next) {
-          KINDRED_RETURN_IF_ERROR(ops->status());
-          return Status::Corruption(log::DescribeOp(space, device, next) + " is missing here");
-        }
-        batch.ops.emplace_back(ops->value());
+      uint64_t key_last = 0;
+      KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
+      KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
+      if (segment.first_seq > next || segment.last_seq() > head) {
+        return Status::Corruption("the log of device " + device.ToString() +
+                                  " does not match its recorded head near op " +
+                                  std::to_string(next));
       }
-      sig_index = end + 1;
-      if (!fn(std::move(batch))) return Status::Ok();
+      const size_t take = segment.last_seq() - next + 1;
+      if (!batch.ops.empty() && batch.ops.size() + take > max_ops) {
+        if (!fn(std::move(batch))) return Status::Ok();
+        batch = OpBatch{};
+      }
+      if (batch.ops.empty()) {
+        batch.space = space;
+        batch.device = device;
+        batch.first_seq = next;
+      }
+      for (size_t i = next - segment.first_seq; i < segment.ops.size(); ++i) {
+        batch.ops.push_back(log::WireOp(segment, i));
+      }
+      batch.signature = segment.signature.SerializeAsString();
+      next = segment.last_seq() + 1;
     }
+    if (!batch.ops.empty() && !fn(std::move(batch))) return Status::Ok();
   }
   return Status::Ok();
 }
 
-Result<std::string> EngineImpl::StoredOpHash(const SpaceId& space, const DeviceId& device,
-                                             uint64_t seq) {
-  if (seq == 0) return std::string(crypto::kHashBytes, '\0');
-  std::string bytes;
-  KINDRED_RETURN_IF_ERROR(store_->Get(store::Cf::kOplog, log::OpKey(space, device, seq), &bytes));
-  v1::OpEnvelope op;
-  if (!op.ParseFromString(bytes)) return Status::Corruption(log::DescribeOp(space, device, seq) + " is damaged");
-  return log::OpHash(space, device, seq, op);
+Status EngineImpl::HeldOpHashes(GroupState& g, const SpaceId& space, const DeviceId& device,
+                                uint64_t from, uint64_t to, std::vector<std::string>* out) {
+  out->clear();
+  const std::string prefix = log::SegmentPrefix(space, device);
+  std::unique_ptr<store::Cursor> cursor;
+  log::Segment segment;
+  for (uint64_t seq = from; seq <= to;) {
+    // Ops ingested earlier in this group are not in the store yet.
+    const GroupState::NewSegment* pending = nullptr;
+    for (const auto& s : g.segments) {
+      if (s.space == space && s.device == device && s.first_seq <= seq && seq <= s.last_seq &&
+          !s.hashes.empty()) {
+        pending = &s;
+      }
+    }
+    if (pending) {
+      const uint64_t end = std::min(to, pending->last_seq);
+      for (; seq <= end; ++seq) out->push_back(pending->hashes[seq - pending->first_seq]);
+      continue;
+    }
+    if (!cursor) {
+      cursor = store_->NewCursor(store::Cf::kOplog);
+      cursor->Seek(log::SegmentKey(space, device, seq));
+    }
+    if (!cursor->ValidWithPrefix(prefix)) {
+      KINDRED_RETURN_IF_ERROR(cursor->status());
+      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
+    }
+    uint64_t key_last = 0;
+    KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
+    KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
+    if (segment.first_seq > seq) {
+      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
+    }
+    const uint64_t end = std::min(to, segment.last_seq());
+    for (; seq <= end; ++seq) out->push_back(segment.hashes[seq - segment.first_seq]);
+    cursor->Next();
+  }
+  return Status::Ok();
 }
 
 Result<EngineImpl::Head> EngineImpl::PeerHead(GroupState& g, const SpaceId& space,
@@ -1118,6 +1688,9 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   const std::string who = "the batch from device " + b.device.ToString();
   KINDRED_ASSIGN_OR_RETURN(std::string sign_pk, SignKeyOf(b.space, b.device));
   if (b.first_seq == 0) return Status::Corruption(who + " starts at seq 0");
+  if (b.first_seq - 1 > std::numeric_limits<uint64_t>::max() - b.ops.size()) {
+    return Status::Corruption(who + " names impossible seqs");
+  }
   v1::BatchSignature sig;
   if (!sig.ParseFromString(b.signature) || sig.format() != kFormat) {
     return Status::Corruption(who + " has a damaged signature");
@@ -1127,8 +1700,9 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
 
   Head head;
   if (b.device == device_.id) {
-    auto own = g.heads.find(b.space);
-    head = own != g.heads.end() ? own->second : heads_[b.space];
+    // Our own ops can only come back as copies of what is written already.
+    auto own = heads_.find(b.space);
+    if (own != heads_.end()) head = own->second;
   } else {
     KINDRED_ASSIGN_OR_RETURN(head, PeerHead(g, b.space, b.device));
   }
@@ -1137,21 +1711,28 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
                                       " but only " + std::to_string(head.seq) +
                                       " are held here: ops are missing in between");
   }
+  // The hashes of the held ops the batch overlaps, and of the one before it.
+  std::vector<std::string> held;
+  const uint64_t held_from = std::max<uint64_t>(b.first_seq - 1, 1);
+  const uint64_t held_to = std::min(last, head.seq);
   std::string prev;
   if (b.first_seq - 1 == head.seq) {
     prev = head.hash;
   } else {
-    KINDRED_ASSIGN_OR_RETURN(prev, StoredOpHash(b.space, b.device, b.first_seq - 1));
+    KINDRED_RETURN_IF_ERROR(HeldOpHashes(g, b.space, b.device, held_from, held_to, &held));
+    prev = b.first_seq == 1 ? std::string(crypto::kHashBytes, '\0') : held[0];
   }
 
   // Check everything before keeping anything.
   struct Fresh {
     uint64_t seq;
     v1::OpEnvelope op;
+    std::string hash;
     v1::OpPayload* payload;  // on the group's arena: purges point into it
     bool readable;
   };
   std::vector<Fresh> fresh;
+  std::string fresh_prev;  // hash of the op before the first fresh one
   for (size_t i = 0; i < b.ops.size(); ++i) {
     const uint64_t seq = b.first_seq + i;
     const std::string what = log::DescribeOp(b.space, b.device, seq);
@@ -1160,21 +1741,21 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     if (!crypto::ConstantTimeEquals(op.prev_hash(), prev)) {
       return Status::Corruption(what + " does not follow the op before it: the chain is broken");
     }
-    std::string hash = log::OpHash(b.space, b.device, seq, op);
+    std::string hash = log::OpHash(b.space, b.device, seq, prev, op);
     if (seq <= head.seq) {
-      KINDRED_ASSIGN_OR_RETURN(std::string held, StoredOpHash(b.space, b.device, seq));
-      if (!crypto::ConstantTimeEquals(held, hash)) {
+      if (!crypto::ConstantTimeEquals(held[seq - held_from], hash)) {
         return Status::Corruption("fork: device " + b.device.ToString() +
                                   " sent a different op " + std::to_string(seq) +
                                   " than the one held here; refusing its log");
       }
     } else {
-      Fresh f{seq, std::move(op), google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena),
-              false};
+      if (fresh.empty()) fresh_prev = prev;
+      Fresh f{seq, std::move(op), hash,
+              google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena), false};
       if (!f.op.purged()) {
         KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(b.space, f.op.epoch()));
         crypto::SecretString plain;
-        KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, b.space, b.device, seq, f.op, &plain.str()));
+        KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, b.space, b.device, seq, prev, f.op, &plain.str()));
         if (!f.payload->ParseFromString(plain.str()) || f.payload->format() != kFormat ||
             f.payload->body_case() == v1::OpPayload::BODY_NOT_SET) {
           return Status::Corruption(what + " holds a malformed payload");
@@ -1196,23 +1777,30 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     return Status::Corruption(who + " holds ops of this device's own log that it never wrote");
   }
 
-  // All checked: store and merge.
+  // All checked: the new ops become one segment (the batch's signature
+  // covers its last op, which is theirs too), and merge.
+  GroupState::NewSegment segment;
+  segment.space = b.space;
+  segment.device = b.device;
+  segment.first_seq = fresh.front().seq;
+  segment.last_seq = last;
+  log::SegmentBuilder builder(segment.first_seq, fresh_prev);
   uint64_t max_hlc = head.hlc;
-  for (size_t i = 0; i < fresh.size(); ++i) {
-    Fresh& f = fresh[i];
-    std::string op_key = log::OpKey(b.space, b.device, f.seq);
-    const std::string& bytes = b.ops[f.seq - b.first_seq];
-    g.batch.Put(store::Cf::kOplog, op_key, bytes);
-    g.ingested_ops.emplace_back(std::move(op_key), &bytes);
+  const std::string id_prefix = RecordIdPrefix(b.space, b.device);
+  for (Fresh& f : fresh) {
     hlc_.Observe(f.op.hlc());
     max_hlc = std::max(max_hlc, f.op.hlc());
+    f.op.clear_prev_hash();  // derivable: not stored
+    builder.Append(f.op);
+    segment.hashes.push_back(std::move(f.hash));
     if (!f.readable) continue;
     const std::string& rid = f.payload->has_write() ? f.payload->write().record_id()
                                                     : f.payload->remove().record_id();
-    std::string id = rid.empty() ? DeriveRecordId(b.space, b.device, f.seq) : rid;
+    std::string id = rid.empty() ? DeriveRecordId(id_prefix, b.space, b.device, f.seq) : rid;
     KINDRED_RETURN_IF_ERROR(MergePayload(g, b.space, b.device, f.seq, f.op.hlc(), *f.payload, id));
   }
-  g.batch.Put(store::Cf::kOplog, log::SignatureKey(b.space, b.device, last), b.signature);
+  segment.bytes = builder.Finish(sig);
+  g.segments.push_back(std::move(segment));
   g.peer_heads[{b.space, b.device}] = Head{last, prev, max_hlc};
   *added = fresh.size();
   return Status::Ok();

@@ -4,6 +4,7 @@
 
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -66,9 +67,19 @@ class EngineImpl final : public Engine {
   Result<std::string> GrantSpace(const SpaceId& space, const DeviceCard& recipient) override;
   Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
                               bool as_personal) override;
+  // Peers and change listeners: engine_peers.cc.
+  Result<std::vector<DeviceCard>> SpaceDevices(const SpaceId& space) override;
+  Result<std::map<DeviceId, LogHead>> Heads(const SpaceId& space) override;
+  Result<PeerInfo> PeerByTransportKey(std::string_view dh_pk) override;
+  Result<std::vector<PeerInfo>> Peers() override;
+  Status UpdatePeer(const DeviceId& device, const std::function<void(PeerInfo&)>& change) override;
+  uint64_t AddChangeListener(ChangeListener listener) override;
+  void RemoveChangeListener(uint64_t handle) override;
 
   // For tests that tamper with the stored bytes.
   store::Store* StoreForTest() { return store_.get(); }
+  // The device's X25519 key pair, for the transport (transport_key.h).
+  const crypto::DhKeyPair& transport_key() const { return secrets_.dh; }
 
  private:
   // One caller of Commit waiting in the group-commit queue.
@@ -79,8 +90,20 @@ class EngineImpl final : public Engine {
     std::string hash = std::string(crypto::kHashBytes, '\0');
     uint64_t hlc = 0;
   };
+  // A record as one group commit sees it.
+  struct CachedRecord;
+  // A dirty record to seal at the end of a group, and the result.
+  struct RecordJob;
+  // Per-thread buffers for sealing records.
+  struct SealScratch;
   // State of one group commit while it is built.
   struct GroupState;
+  // Seals a group's own ops along the hash chain on a helper thread while
+  // the leader still prepares later ones, then seals records on both threads.
+  class Sealer;
+  // The helper thread, started on first use.
+  class WorkerThread;
+  WorkerThread& Worker();  // leader only
 
   EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
              std::unique_ptr<store::Store> store);
@@ -89,34 +112,60 @@ class EngineImpl final : public Engine {
   // Queues `w` and returns once its group was written (group commit).
   void RunInGroup(Writer& w);
   Status CommitGroup(std::vector<Writer*>& group);
-  // Phase 1 of a local mutation: seq, clock, payload, merge.
+  // Phase 1 of a local mutation: seq, clock, payload, merge. Hands the op
+  // to the group's sealer.
   Status PrepareMutation(GroupState& g, const SpaceId& space, const Mutation& m, std::string* id);
-  // Phase 2: seals the group's ops in chain order.
-  void SealLocalOps(GroupState& g);
-  // Phase 3: erases the ciphertext of every op a purge in the group names.
-  Status ErasePurgedOps(GroupState& g);
+  // Phase 3: erases the ciphertext of every op a purge in the group names,
+  // rewriting the segments that hold them.
+  Status ErasePurgedOps(GroupState& g, store::Batch& batch);
   void PutVersion(store::Batch& batch, const SpaceId& space, const DeviceId& device,
                   const Head& head);
+  // Notes that the records hold the effect of ops up to `seq` of (space, device).
+  void PutApplied(store::Batch& batch, const SpaceId& space, const DeviceId& device, uint64_t seq);
+  // After a crash the records can lag the op log (they are written without
+  // the write-ahead log): merges the ops after each log's applied mark.
+  Status ReplayUnappliedOps();
+  Status ReplayLog(const SpaceId& space, const DeviceId& device, uint64_t from, uint64_t to);
   Status IngestInGroup(GroupState& g, const OpBatch& batch, uint64_t* added);
-  // Merges op (author, seq) into its record; notes a purge for phase 3.
+  // Merges a peer's op (author, seq) into its record; checks the names first.
   // `payload` must live as long as `g` (on its arena or in the caller's batch).
   Status MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author, uint64_t seq,
                       uint64_t hlc, const v1::OpPayload& payload, const std::string& id);
+  // Merges op (author, seq) into `record`; notes a purge for phase 3.
+  void MergeInto(GroupState& g, CachedRecord& record, const SpaceId& space,
+                 const DeviceId& author, uint64_t seq, uint64_t hlc,
+                 const v1::OpPayload& payload, const std::string& id);
   // The head of (space, device) as this group sees it.
   Result<Head> PeerHead(GroupState& g, const SpaceId& space, const DeviceId& device);
-  // The hash of stored op `seq` of (space, device).
-  Result<std::string> StoredOpHash(const SpaceId& space, const DeviceId& device, uint64_t seq);
+  // The hashes of held ops `from`..`to` (1 <= from <= to) of (space, device),
+  // from this group's new segments or the store.
+  Status HeldOpHashes(GroupState& g, const SpaceId& space, const DeviceId& device, uint64_t from,
+                      uint64_t to, std::vector<std::string>* out);
   Result<std::string> SignKeyOf(const SpaceId& space, const DeviceId& device);
-  Result<v1::RecordState*> LoadState(GroupState& g, const SpaceId& space,
-                                     const std::string& collection, const std::string& id);
+  Result<CachedRecord*> LoadState(GroupState& g, const SpaceId& space,
+                                  const std::string& collection, const std::string& id);
   Result<v1::RecordState> ReadState(std::string_view key, std::string_view sealed) const;
-  std::string SealState(std::string_view key, const v1::RecordState& state);
-  void UpdateIndex(store::Batch& batch, const SpaceId& space, const v1::RecordState* before,
-                   const v1::RecordState& after);
+  // Seals `job`'s record and works out its index changes. Thread-safe.
+  void SealRecord(RecordJob& job, SealScratch& scratch);
+  // Index entries to add (true) or remove (false) when a record changes.
+  void IndexChanges(const SpaceId& space, const v1::RecordState* before,
+                    const v1::RecordState& after,
+                    std::vector<std::pair<std::string, bool>>* changes) const;
   Result<const crypto::SymmetricKey*> EpochKey(const SpaceId& space, uint32_t epoch);
   Record ToRecord(const v1::RecordState& state) const;
-  std::string DeriveRecordId(const SpaceId& space, const DeviceId& device, uint64_t seq) const;
-  Status VerifyLog(const SpaceId& space, const DeviceId& device, VerifyReport* report);
+  // The id of the record created by op (space, device, seq) without an
+  // explicit id: RecordIdPrefix(space, device), then the seq, in 16
+  // characters that sort like the seq. Unique: the seq is unique per device,
+  // and the 40-bit prefix tells a space's devices apart. A device's new
+  // records thus get increasing ids, so a commit appends to the records
+  // column family instead of inserting all over it (docs/performance.md).
+  static std::string DeriveRecordId(std::string_view prefix, const SpaceId& space,
+                                    const DeviceId& device, uint64_t seq);
+  // 5 bytes of BLAKE2b("kindred/rid/2" | space | device).
+  static std::string RecordIdPrefix(const SpaceId& space, const DeviceId& device);
+  // Checks the log of (space, device) against its recorded head.
+  Status VerifyLog(const SpaceId& space, const DeviceId& device, const v1::VersionEntry& head,
+                   VerifyReport* report);
 
   Env& env_;
   EngineOptions options_;
@@ -140,6 +189,22 @@ class EngineImpl final : public Engine {
   std::mutex commit_mu_;
   std::deque<Writer*> writers_;    // guarded by commit_mu_
   std::map<SpaceId, Head> heads_;  // guarded by commit_mu_, touched only by the leader
+  // Touched only by the leader: the sizes of the last group's batches (to
+  // size the next ones), and an error that left the records behind the log.
+  std::unique_ptr<WorkerThread> worker_;
+  size_t last_log_bytes_ = 0;
+  size_t last_derived_bytes_ = 0;
+  Status records_error_;
+
+  // Peers and change listeners (engine_peers.cc).
+  // Tells the change listeners that `space` changed. Takes no other lock.
+  void NotifyChanged(const SpaceId& space);
+  // The peer `device` as the rosters list it, with its stored record.
+  Result<PeerInfo> PeerLocked(const DeviceId& device);  // REQUIRES: meta_mu_ held
+  std::mutex peers_mu_;      // serialises UpdatePeer's read-modify-write
+  std::mutex listeners_mu_;  // held while listeners run
+  std::map<uint64_t, ChangeListener> listeners_;  // guarded by listeners_mu_
+  uint64_t next_listener_ = 1;                     // guarded by listeners_mu_
 };
 
 }  // namespace kindred::core

@@ -1,6 +1,7 @@
 #include "engine/log/merge.h"
 
 #include <algorithm>
+#include <utility>
 
 
 namespace kindred::log {
@@ -23,17 +24,22 @@ bool InsertSorted(DotList* dots, const v1::Dot& dot) {
   return true;
 }
 
-bool VersionLess(const v1::FieldVersion& a, const v1::FieldVersion& b) {
-  if (a.hlc() != b.hlc()) return a.hlc() < b.hlc();
-  return DotLess(a.dot(), b.dot());
-}
-
-void InsertVersion(google::protobuf::RepeatedPtrField<v1::FieldVersion>* list,
-                   v1::FieldVersion version) {
-  auto it = std::lower_bound(list->begin(), list->end(), version, VersionLess);
+// Adds a version (dot, hlc) to `list`, kept sorted by (hlc, dot), and
+// returns it so the caller can fill in the value in place (no copy of a
+// temporary: values can be long texts).
+v1::FieldVersion* AddVersion(google::protobuf::RepeatedPtrField<v1::FieldVersion>* list,
+                             const v1::Dot& dot, uint64_t hlc) {
+  auto it = std::lower_bound(list->begin(), list->end(), std::make_pair(hlc, &dot),
+                             [](const v1::FieldVersion& v, const std::pair<uint64_t, const v1::Dot*>& key) {
+                               if (v.hlc() != key.first) return v.hlc() < key.first;
+                               return DotLess(v.dot(), *key.second);
+                             });
   int index = static_cast<int>(it - list->begin());
-  *list->Add() = std::move(version);
+  v1::FieldVersion* added = list->Add();
+  *added->mutable_dot() = dot;
+  added->set_hlc(hlc);
   for (int i = list->size() - 1; i > index; --i) list->SwapElements(i, i - 1);
+  return list->Mutable(index);
 }
 
 v1::FieldState* FindOrAddField(v1::RecordState* state, const std::string& name) {
@@ -95,11 +101,7 @@ void ApplyWrite(const v1::Dot& dot, uint64_t hlc, const v1::RecordWrite& write,
     DropLive(field, gone);
     for (const auto& d : gone) InsertSorted(field->mutable_superseded(), d);
     if (Contains(field->superseded(), dot) || Contains(state->removed(), dot)) continue;
-    v1::FieldVersion version;
-    *version.mutable_dot() = dot;
-    version.set_hlc(hlc);
-    *version.mutable_value() = fw.value();
-    InsertVersion(field->mutable_live(), std::move(version));
+    *AddVersion(field->mutable_live(), dot, hlc)->mutable_value() = fw.value();
   }
 }
 
@@ -115,10 +117,7 @@ void ApplyDelete(const v1::Dot& dot, uint64_t hlc, const v1::RecordDelete& remov
   }
   for (const auto& d : gone) InsertSorted(state->mutable_removed(), d);
   for (auto& field : *state->mutable_fields()) DropLive(&field, gone);
-  v1::FieldVersion mark;
-  *mark.mutable_dot() = dot;
-  mark.set_hlc(hlc);
-  InsertVersion(state->mutable_deletes(), std::move(mark));
+  AddVersion(state->mutable_deletes(), dot, hlc);
 }
 
 const v1::FieldVersion* Winner(const v1::FieldState& field) {

@@ -77,6 +77,7 @@ struct SecureChannel::Link : std::enable_shared_from_this<Link> {
     IoOutcome outcome;
     outcome.bytes = co_await asio::async_read(
         socket, buffer, asio::redirect_error(asio::use_awaitable, outcome.error));
+    bytes_read += outcome.bytes;
     Disarm(read_deadline);
     outcome.timed_out = std::exchange(read_timed_out, false);
     co_return outcome;
@@ -88,6 +89,7 @@ struct SecureChannel::Link : std::enable_shared_from_this<Link> {
     IoOutcome outcome;
     outcome.bytes = co_await asio::async_write(
         socket, buffer, asio::redirect_error(asio::use_awaitable, outcome.error));
+    bytes_written += outcome.bytes;
     Disarm(write_deadline);
     outcome.timed_out = std::exchange(write_timed_out, false);
     co_return outcome;
@@ -105,6 +107,8 @@ struct SecureChannel::Link : std::enable_shared_from_this<Link> {
   asio::steady_timer write_deadline;
   bool read_timed_out = false;
   bool write_timed_out = false;
+  uint64_t bytes_read = 0;
+  uint64_t bytes_written = 0;
 
  private:
   void Arm(asio::steady_timer& timer, bool& timed_out, Duration timeout) {
@@ -131,6 +135,9 @@ SecureChannel::SecureChannel(PrivateTag, tcp::socket socket, Role role, ChannelO
     : link_(std::make_shared<Link>(std::move(socket))), role_(role), options_(std::move(options)) {}
 
 SecureChannel::~SecureChannel() { link_->Shutdown(); }
+
+uint64_t SecureChannel::bytes_received() const { return link_->bytes_read; }
+uint64_t SecureChannel::bytes_sent() const { return link_->bytes_written; }
 
 asio::awaitable<Result<std::unique_ptr<SecureChannel>>> SecureChannel::Handshake(
     tcp::socket socket, Role role, crypto::DhKeyPair static_key, Random& random,

@@ -1,6 +1,6 @@
 // SecureChannel: an authenticated, encrypted, message-oriented connection
 // between two devices over TCP, built from Noise_XX (noise.h) and Kindred's
-// framing (wire.h). The wire protocol is in docs/protocol-transport.md.
+// framing (wire.h). The wire protocol is in docs/protocol.md, Part I.
 //
 // Usage, inside a coroutine on the socket's executor:
 //
@@ -139,6 +139,10 @@ class SecureChannel {
   // The Noise handshake hash (32 bytes), the same on both ends; binds
   // higher-level protocols to this session.
   const std::string& handshake_hash() const { return handshake_hash_; }
+  // Bytes read from and written to the connection so far, the handshake
+  // and framing included.
+  uint64_t bytes_received() const;
+  uint64_t bytes_sent() const;
 
   // For Handshake() only.
   SecureChannel(PrivateTag, boost::asio::ip::tcp::socket socket, Role role, ChannelOptions options);

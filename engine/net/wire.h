@@ -1,4 +1,4 @@
-// The byte layout of Kindred's transport (docs/protocol-transport.md), as
+// The byte layout of Kindred's transport (docs/protocol.md, Part I), as
 // pure functions and small value types: frame lengths, the handshake size
 // limits, and the records inside transport messages that carry application
 // messages, acceptance and closing. No I/O and no cryptography; the secure

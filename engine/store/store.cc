@@ -1,13 +1,18 @@
 #include "engine/store/store.h"
 
+#include <algorithm>
+
 #include <rocksdb/options.h>
+#include <rocksdb/slice_transform.h>
 #include <rocksdb/table.h>
 
 namespace kindred::store {
 namespace {
 
 const char* const kCfNames[] = {"default", "oplog", "versions",
-                                "records", "index"};
+                                "records", "index", "applied"};
+// Keys of records and index entries begin with the 16-byte space id.
+constexpr size_t kSpacePrefixBytes = 16;
 
 }  // namespace
 
@@ -58,6 +63,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
   db_options.keep_log_file_num = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.recycle_log_file_num = 0;  // old WAL files are deleted, not reused
+  // Records, index and applied marks are written without the write-ahead
+  // log (WriteUnlogged). Flushing every column family together keeps them
+  // consistent with each other on disk, whatever a crash loses.
+  db_options.atomic_flush = true;
 
   rocksdb::ColumnFamilyOptions cf_options;
   cf_options.write_buffer_size = 64 << 20;
@@ -67,6 +76,27 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
   std::vector<rocksdb::ColumnFamilyDescriptor> descriptors;
   for (int i = 0; i < static_cast<int>(Cf::kCount); ++i) {
     descriptors.emplace_back(kCfNames[i], cf_options);
+  }
+  // Records and index entries start with their space id. A commit puts them
+  // in key order, so the memtable can start each insert where the previous
+  // one of that space ended instead of searching from the top.
+  for (Cf cf : {Cf::kRecords, Cf::kIndex}) {
+    descriptors[static_cast<int>(cf)].options.memtable_insert_with_hint_prefix_extractor.reset(
+        rocksdb::NewFixedPrefixTransform(kSpacePrefixBytes));
+  }
+  if (!options.create_if_missing) {
+    // A store made by an older layout lacks column families this one has:
+    // say so, rather than RocksDB's "column family not found".
+    std::vector<std::string> existing;
+    if (rocksdb::DB::ListColumnFamilies(db_options, path, &existing).ok()) {
+      for (const char* name : kCfNames) {
+        if (std::find(existing.begin(), existing.end(), name) == existing.end()) {
+          return Status::Corruption("the store at " + path + " has an older layout (no '" + name +
+                                    "' column family), but this version reads '" +
+                                    kLayoutVersion + "'");
+        }
+      }
+    }
   }
   std::unique_ptr<Store> store(new Store());  // private constructor
   std::vector<rocksdb::ColumnFamilyHandle*> handles;
@@ -99,6 +129,12 @@ Status Store::Get(Cf cf, std::string_view key, std::string* value) const {
 Status Store::Write(Batch& batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;
+  return FromRocks(db_->Write(wo, &batch.batch_), "writing to the store");
+}
+
+Status Store::WriteUnlogged(Batch& batch) {
+  rocksdb::WriteOptions wo;
+  wo.disableWAL = true;
   return FromRocks(db_->Write(wo, &batch.batch_), "writing to the store");
 }
 

@@ -3,10 +3,17 @@
 //
 // Column families:
 //   meta      device identity, spaces, rosters, sealed space keys, layout version
-//   oplog     ops and batch signatures, key = space | device | kind | seq
+//   oplog     op log segments (signed runs of ops), key = space | device | 'g' | last seq
 //   versions  head of each device's log per space, key = space | device
 //   records   materialised records, sealed with the local records key
 //   index     index tokens (keyed hashes), no plaintext
+//   applied   per log (space | device), the last op whose effect the
+//             records and index hold
+//
+// meta, oplog and versions are the truth and go through the write-ahead
+// log. records, index and applied are derived from the op log and are
+// written without it (WriteUnlogged): a crash can lose their latest
+// writes, and the engine replays the ops after `applied` when it opens.
 #ifndef KINDRED_ENGINE_STORE_STORE_H_
 #define KINDRED_ENGINE_STORE_STORE_H_
 
@@ -22,10 +29,10 @@
 
 namespace kindred::store {
 
-enum class Cf : int { kMeta = 0, kOplog, kVersions, kRecords, kIndex, kCount };
+enum class Cf : int { kMeta = 0, kOplog, kVersions, kRecords, kIndex, kApplied, kCount };
 
 // The layout this code writes and reads. Bump on any incompatible change.
-inline constexpr char kLayoutVersion[] = "kindred-store/1";
+inline constexpr char kLayoutVersion[] = "kindred-store/2";
 
 // A set of writes applied atomically by Store::Write. Made by
 // Store::NewBatch and valid while that Store lives. Not thread-safe.
@@ -38,7 +45,8 @@ class Batch {
 
  private:
   friend class Store;
-  explicit Batch(const std::vector<rocksdb::ColumnFamilyHandle*>* handles) : handles_(handles) {}
+  Batch(const std::vector<rocksdb::ColumnFamilyHandle*>* handles, size_t reserve_bytes)
+      : batch_(reserve_bytes), handles_(handles) {}
   rocksdb::WriteBatch batch_;
   const std::vector<rocksdb::ColumnFamilyHandle*>* handles_;  // not owned
 };
@@ -77,12 +85,16 @@ class Store {
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;
 
-  // An empty batch for this store.
-  Batch NewBatch() const { return Batch(&handles_); }
+  // An empty batch for this store, with room for about `reserve_bytes`.
+  Batch NewBatch(size_t reserve_bytes = 0) const { return Batch(&handles_, reserve_bytes); }
   // NotFound when absent.
   [[nodiscard]] Status Get(Cf cf, std::string_view key, std::string* value) const;
   // Applies `batch` atomically; `sync` waits for the WAL to reach the disk.
   [[nodiscard]] Status Write(Batch& batch, bool sync);
+  // Applies `batch` atomically without the write-ahead log: cheaper, but a
+  // crash loses it unless a flush came first. Only for data that can be
+  // rebuilt (records, index, applied).
+  [[nodiscard]] Status WriteUnlogged(Batch& batch);
   std::unique_ptr<Cursor> NewCursor(Cf cf) const;
   // Flushes memtables and compacts everything, so that overwritten or deleted
   // values (e.g. purged ciphertext) leave the files on disk.

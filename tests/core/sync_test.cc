@@ -5,6 +5,7 @@
 #include <random>
 
 #include "kindred/engine.h"
+#include "kindred/v1/store.pb.h"
 #include "tests/testing/fake_env.h"
 
 namespace kindred {
@@ -262,6 +263,130 @@ TEST(SyncTest, AGrantOnlyOpensForItsRecipientFromItsGranter) {
   bad[bad.size() / 2] ^= 1;
   EXPECT_FALSE(b.engine->AcceptSpace(bad, a.engine->card(), false).ok());
   EXPECT_TRUE(b.engine->AcceptSpace(*grant, a.engine->card(), false).ok());
+}
+
+// ---- Batches and segments ---------------------------------------------------
+
+// Commits `n` entries in one call: one group, so one segment of the log.
+void AddMany(Device& d, int n, const std::string& text) {
+  std::vector<Mutation> batch;
+  for (int i = 0; i < n; ++i) {
+    batch.push_back(Mutation::Create("journal", {{"text", text + " " + std::to_string(i)}}));
+  }
+  auto ids = d.engine->Commit(d.space(), batch);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+}
+
+std::vector<OpBatch> ReadAll(Engine& e, const SpaceId& space, const VersionVector& theirs,
+                             size_t max_ops) {
+  std::vector<OpBatch> out;
+  Status s = e.ReadMissing(space, theirs, max_ops, [&](OpBatch&& b) {
+    out.push_back(std::move(b));
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+std::vector<std::pair<uint64_t, uint64_t>> Ranges(const std::vector<OpBatch>& batches) {
+  std::vector<std::pair<uint64_t, uint64_t>> out;
+  for (const auto& b : batches) {
+    v1::BatchSignature sig;
+    EXPECT_TRUE(sig.ParseFromString(b.signature));
+    EXPECT_EQ(sig.seq(), b.first_seq + b.ops.size() - 1) << "a batch must end at its signed op";
+    out.emplace_back(b.first_seq, b.first_seq + b.ops.size() - 1);
+  }
+  return out;
+}
+
+using RangeList = std::vector<std::pair<uint64_t, uint64_t>>;
+
+TEST(SyncTest, BatchesEndAtSegmentEndsWhateverMaxOps) {
+  Device a("Alex", 1);
+  // Commits of 3, 1, 4 and 2 entries: segments ending at ops 3, 4, 8 and 10.
+  AddMany(a, 3, "one");
+  AddMany(a, 1, "two");
+  AddMany(a, 4, "three");
+  AddMany(a, 2, "four");
+  EXPECT_EQ(Ranges(ReadAll(*a.engine, a.space(), {}, 1)), (RangeList{{1, 3}, {4, 4}, {5, 8}, {9, 10}}));
+  EXPECT_EQ(Ranges(ReadAll(*a.engine, a.space(), {}, 5)), (RangeList{{1, 4}, {5, 8}, {9, 10}}));
+  EXPECT_EQ(Ranges(ReadAll(*a.engine, a.space(), {}, 100)), (RangeList{{1, 10}}));
+  // Starting inside a segment sends its tail, signed by its end.
+  DeviceId id = a.engine->device().id;
+  EXPECT_EQ(Ranges(ReadAll(*a.engine, a.space(), {{id, 6}}, 1)), (RangeList{{7, 8}, {9, 10}}));
+  EXPECT_EQ(Ranges(ReadAll(*a.engine, a.space(), {{id, 2}}, 3)), (RangeList{{3, 4}, {5, 8}, {9, 10}}));
+  EXPECT_TRUE(ReadAll(*a.engine, a.space(), {{id, 10}}, 1).empty());
+}
+
+TEST(SyncTest, IngestAcrossSegmentBoundariesKeepsOnlyNewOpsAndVerifies) {
+  Device a("Alex", 1), b("Alex", 2), c("Alex", 3);
+  Link(a, b);
+  Link(a, c);
+  AddMany(a, 3, "one");
+  AddMany(a, 1, "two");
+  AddMany(a, 4, "three");
+  AddMany(a, 2, "four");
+  auto small = ReadAll(*a.engine, a.space(), {}, 1);
+  ASSERT_EQ(small.size(), 4u);
+  EXPECT_EQ(*b.engine->Ingest(small[0]), 3u);
+  EXPECT_EQ(*b.engine->Ingest(small[1]), 1u);
+  // A batch that overlaps two held segments and brings six new ops.
+  auto whole = ReadAll(*a.engine, a.space(), {}, 100);
+  ASSERT_EQ(whole.size(), 1u);
+  auto added = b.engine->Ingest(whole[0]);
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(*added, 6u);
+  EXPECT_EQ(*b.engine->Ingest(whole[0]), 0u);   // all held now
+  EXPECT_EQ(*b.engine->Ingest(small[2]), 0u);
+  VerifyReport rb;
+  Status s = b.engine->Verify(&rb);
+  ASSERT_TRUE(s.ok()) << s.ToString();
+  EXPECT_EQ(rb.ops, 10u);
+  EXPECT_EQ(rb.signatures, 3u);  // b holds A's log as segments ending at 3, 4 and 10
+  EXPECT_EQ(Snapshot(*b.engine, a.space()), Snapshot(*a.engine, a.space()));
+  // b serves what it holds in its own segments, with one op per batch asked.
+  EXPECT_EQ(Push(*b.engine, *c.engine, a.space(), 1), 10u);
+  EXPECT_EQ(Snapshot(*c.engine, a.space()), Snapshot(*a.engine, a.space()));
+  VerifyReport rc;
+  ASSERT_TRUE(c.engine->Verify(&rc).ok());
+  EXPECT_EQ(rc.ops, 10u);
+}
+
+TEST(SyncTest, APurgedOpStillSyncsAndVerifiesAfterItsSegmentWasRewritten) {
+  Device a("Alex", 1), b("Alex", 2);
+  Link(a, b);
+  std::vector<Mutation> batch;
+  for (int i = 0; i < 5; ++i) {
+    batch.push_back(Mutation::Create("journal", {{"text", "entry " + std::to_string(i)}}));
+  }
+  auto ids = a.engine->Commit(a.space(), batch);
+  ASSERT_TRUE(ids.ok());
+  ASSERT_TRUE(a.engine->Commit(a.space(), {Mutation::Purge("journal", (*ids)[2])}).ok());
+  // b never saw the op: it receives it already erased, under the old signature.
+  EXPECT_EQ(Push(*a.engine, *b.engine, a.space(), 2), 6u);
+  VerifyReport report;
+  ASSERT_TRUE(b.engine->Verify(&report).ok());
+  EXPECT_EQ(report.purged, 1u);
+  EXPECT_EQ(Snapshot(*b.engine, a.space()), Snapshot(*a.engine, a.space()));
+}
+
+TEST(SyncTest, RecordsOfIngestedOpsLostInACrashAreRebuiltOnOpen) {
+  Device a("Alex", 1), b("Alex", 2);
+  Link(a, b);
+  AddMany(a, 40, "from a");
+  AddMany(b, 3, "from b");
+  SyncBoth(a, b);
+  std::string expected = Snapshot(*b.engine, a.space());
+  TempDir crashed;
+  std::filesystem::copy(b.dir.path(), crashed.path(),
+                        std::filesystem::copy_options::recursive |
+                            std::filesystem::copy_options::overwrite_existing);
+  auto reopened = Engine::Open({.home = crashed.path(), .env = b.env.get()});
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ(Snapshot(**reopened, a.space()), expected);
+  VerifyReport report;
+  ASSERT_TRUE((*reopened)->Verify(&report).ok());
+  EXPECT_EQ(report.records, 43u);
 }
 
 }  // namespace

@@ -114,6 +114,27 @@ struct DeviceCard {
 // Called with (done, total) during long operations.
 using ProgressFn = std::function<void(uint64_t done, uint64_t total)>;
 
+// The head of one device's log in one space, as held here.
+struct LogHead {
+  uint64_t seq = 0;   // highest seq held; 0 = none
+  std::string hash;   // op hash of op `seq` (32 bytes); 32 zero bytes when seq is 0
+};
+
+// Another device that shares at least one space with this one, and what
+// this device remembers about syncing with it.
+struct PeerInfo {
+  DeviceCard card;              // as the roster of a shared space lists it
+  std::vector<SpaceId> spaces;  // the spaces whose roster here lists it, in id order
+  std::string address;          // "HOST:PORT" it was last reached at; "" when unknown
+  int64_t last_seen_micros = 0; // last authenticated connection, either way; 0 = never
+  int64_t last_sync_micros = 0; // last sync that completed; 0 = never
+  std::string last_result;      // "" = never tried, "ok", or why the last attempt failed
+};
+
+// Told about every durable change to a space: a local commit, or a peer's
+// batch that added ops. See Engine::AddChangeListener.
+using ChangeListener = std::function<void(const SpaceId& space)>;
+
 class Engine {
  public:
   virtual ~Engine() = default;
@@ -200,6 +221,42 @@ class Engine {
   // device's personal space (linking another device of the same member).
   virtual Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
                                       bool as_personal) = 0;
+
+  // ---- Peers and change notification (used by the sync layer) ----
+
+  // The devices in the roster of `space` here, this one included, in id
+  // order. NotFound if this device does not belong to the space.
+  virtual Result<std::vector<DeviceCard>> SpaceDevices(const SpaceId& space) = 0;
+
+  // The head (seq and op hash) of every device's log of `space` held here.
+  virtual Result<std::map<DeviceId, LogHead>> Heads(const SpaceId& space) = 0;
+
+  // The other device whose X25519 public key is `dh_pk` (how the transport
+  // authenticates a peer), if the roster of any space here lists it.
+  // NotFound otherwise, and for this device's own key.
+  virtual Result<PeerInfo> PeerByTransportKey(std::string_view dh_pk) = 0;
+
+  // Every other device listed in the roster of a space here, with what is
+  // remembered about it, in device id order.
+  virtual Result<std::vector<PeerInfo>> Peers() = 0;
+
+  // Changes what is remembered about `device` (address, last seen, last
+  // sync and its result; `change` may not change card or spaces) and stores
+  // it durably. Serialised with other UpdatePeer calls, so `change` sees the
+  // latest record; it must be quick and must not call into the engine.
+  // NotFound if no roster here lists the device.
+  virtual Status UpdatePeer(const DeviceId& device,
+                            const std::function<void(PeerInfo&)>& change) = 0;
+
+  // Registers `listener`, called after every durable change to a space on
+  // the thread that made it, with no other engine lock held; listeners are
+  // called one at a time. A listener must return quickly (e.g. post to an
+  // event loop) and must not call back into the engine's Commit, Ingest or
+  // Add/RemoveChangeListener. Returns a handle.
+  virtual uint64_t AddChangeListener(ChangeListener listener) = 0;
+  // Unregisters a listener. Once this returns, it is not running and will
+  // not be called again. Unknown handles are ignored.
+  virtual void RemoveChangeListener(uint64_t handle) = 0;
 };
 
 }  // namespace kindred

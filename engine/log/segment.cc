@@ -1,0 +1,139 @@
+#include "engine/log/segment.h"
+
+#include <cstdint>
+
+#include "engine/crypto/crypto.h"
+#include "engine/log/oplog.h"
+
+namespace kindred::log {
+namespace {
+
+// Protocol buffers wire format, for the fields of OpSegment (store.proto).
+constexpr uint8_t kVarint = 0, kLengthDelimited = 2;
+constexpr uint8_t Tag(int field, uint8_t type) { return static_cast<uint8_t>((field << 3) | type); }
+
+void AppendVarint(std::string* out, uint64_t v) {
+  while (v >= 0x80) {
+    out->push_back(static_cast<char>((v & 0x7f) | 0x80));
+    v >>= 7;
+  }
+  out->push_back(static_cast<char>(v));
+}
+
+void AppendBytesField(std::string* out, int field, std::string_view bytes) {
+  out->push_back(static_cast<char>(Tag(field, kLengthDelimited)));
+  AppendVarint(out, bytes.size());
+  out->append(bytes);
+}
+
+void AppendMessageField(std::string* out, int field, const google::protobuf::MessageLite& m) {
+  const size_t size = m.ByteSizeLong();
+  out->push_back(static_cast<char>(Tag(field, kLengthDelimited)));
+  AppendVarint(out, size);
+  const size_t at = out->size();
+  out->resize(at + size);
+  m.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out->data() + at));
+}
+
+std::string DescribeSegment(const SpaceId& space, const DeviceId& device, uint64_t last_seq) {
+  return "the segment ending at " + DescribeOp(space, device, last_seq);
+}
+
+}  // namespace
+
+SegmentBuilder::SegmentBuilder(uint64_t first_seq, std::string_view prev_hash)
+    : first_seq_(first_seq) {
+  bytes_.push_back(static_cast<char>(Tag(1, kVarint)));
+  AppendVarint(&bytes_, kSegmentFormat);
+  bytes_.push_back(static_cast<char>(Tag(2, kVarint)));
+  AppendVarint(&bytes_, first_seq);
+  AppendBytesField(&bytes_, 3, prev_hash);
+}
+
+void SegmentBuilder::Append(const v1::OpEnvelope& op) {
+  AppendMessageField(&bytes_, 4, op);
+  ++count_;
+}
+
+std::string SegmentBuilder::Finish(const v1::BatchSignature& signature) {
+  AppendMessageField(&bytes_, 5, signature);
+  count_ = 0;
+  return std::move(bytes_);
+}
+
+Status ParseSegmentKey(std::string_view key, size_t prefix_size, uint64_t* last_seq) {
+  if (key.size() != prefix_size + 8) return Status::Corruption("an op log key is damaged");
+  *last_seq = crypto::GetU64(key.data() + prefix_size);
+  return Status::Ok();
+}
+
+Status DecodeSegment(const SpaceId& space, const DeviceId& device, uint64_t key_last_seq,
+                     std::string_view bytes, Segment* out) {
+  v1::OpSegment stored;
+  if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
+      !stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return Status::Corruption(DescribeSegment(space, device, key_last_seq) + " is damaged");
+  }
+  if (stored.format() != kSegmentFormat) {
+    return Status::Corruption(DescribeSegment(space, device, key_last_seq) +
+                              " has unknown format " + std::to_string(stored.format()));
+  }
+  const size_t n = static_cast<size_t>(stored.ops_size());
+  const uint64_t first = stored.first_seq();
+  if (n == 0 || first == 0 || first > key_last_seq || key_last_seq - first + 1 != n) {
+    return Status::Corruption(DescribeSegment(space, device, key_last_seq) + " holds " +
+                              std::to_string(n) + " ops from op " + std::to_string(first) +
+                              ": it was truncated or altered");
+  }
+  if (stored.prev_hash().size() != crypto::kHashBytes) {
+    return Status::Corruption(DescribeSegment(space, device, key_last_seq) +
+                              " has a damaged link to the op before it");
+  }
+  out->first_seq = first;
+  out->prev_hash = std::move(*stored.mutable_prev_hash());
+  out->ops.clear();
+  out->ops.resize(n);
+  out->hashes.clear();
+  out->hashes.reserve(n);
+  for (size_t i = 0; i < n; ++i) {
+    const uint64_t seq = first + i;
+    v1::OpEnvelope& op = out->ops[i];
+    if (!op.ParseFromString(stored.ops(static_cast<int>(i)))) {
+      return Status::Corruption(DescribeOp(space, device, seq) + " is damaged");
+    }
+    if (!op.prev_hash().empty()) {
+      return Status::Corruption(DescribeOp(space, device, seq) +
+                                " is damaged: a stored op carries a prev hash");
+    }
+    out->hashes.push_back(OpHash(space, device, seq, out->PrevHashOf(i), op));
+  }
+  out->signature = std::move(*stored.mutable_signature());
+  return Status::Ok();
+}
+
+std::string EncodeSegment(const Segment& segment) {
+  SegmentBuilder builder(segment.first_seq, segment.prev_hash);
+  for (const auto& op : segment.ops) builder.Append(op);
+  return builder.Finish(segment.signature);
+}
+
+std::string WireOp(const Segment& segment, size_t i) {
+  v1::OpEnvelope op = segment.ops[i];
+  op.set_prev_hash(segment.PrevHashOf(i));
+  return op.SerializeAsString();
+}
+
+Status CheckSegmentSignature(std::string_view sign_pk, const SpaceId& space,
+                             const DeviceId& device, const Segment& segment) {
+  const uint64_t last = segment.last_seq();
+  const v1::BatchSignature& sig = segment.signature;
+  const std::string& head = segment.hashes.back();
+  if (sig.format() != 1 || sig.seq() != last || !crypto::ConstantTimeEquals(sig.head_hash(), head) ||
+      !crypto::Verify(sign_pk, HeadMessage(space, device, last, head), sig.signature())) {
+    return Status::Corruption("the signature over " + DescribeOp(space, device, last) +
+                              " does not verify: the log was altered");
+  }
+  return Status::Ok();
+}
+
+}  // namespace kindred::log
