@@ -12,6 +12,11 @@
 
 #include "kindred/engine.h"
 
+namespace kindred::plugin {
+class Host;
+class Registry;
+}  // namespace kindred::plugin
+
 namespace kindred::cli {
 
 // Exit codes (docs/cli.md).
@@ -19,6 +24,7 @@ inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 1;  // bad input or usage
 inline constexpr int kExitStore = 2;  // the store cannot be opened or is corrupt
 inline constexpr int kExitPeer = 3;   // sync: the peer is unreachable, unknown, forked or failed
+inline constexpr int kExitPlugin = 4; // a plugin failed, broke a rule, or is disabled
 
 // An open engine: owned by this command, or borrowed from the `kindred
 // serve` that runs a command forwarded to it. Use it like a pointer.
@@ -77,6 +83,11 @@ struct Context {
 
   // What ReadStdin() read in this process, to forward.
   mutable std::optional<std::string> stdin_read;
+
+  // Plugins (docs/plugins.md): main()'s registry, and under `kindred serve`
+  // its plugin host, bound to its engine. Neither is owned.
+  plugin::Registry* plugins = nullptr;
+  plugin::Host* plugin_host = nullptr;
 };
 
 // Prints "kindred: MESSAGE" to stderr and returns the exit code for `status`.
@@ -95,6 +106,14 @@ void AddJournalCommands(CLI::App& app, Context& ctx);
 void AddRitualCommands(CLI::App& app, Context& ctx);  // ritual ...
 void AddTodayCommand(CLI::App& app, Context& ctx);    // today
 void AddSyncCommands(CLI::App& app, Context& ctx);
+// kindred plugins ..., and every plugin's commands; loads HOME/plugins/*.so
+// and each --plugin PATH in `args` into ctx.plugins first.
+void AddPluginCommands(CLI::App& app, Context& ctx, const std::vector<std::string>& args);
+// For `kindred serve`: a plugin host for its engine that keeps views current
+// as ops arrive, used by forwarded commands. Keep the result while serve
+// runs; release it before `engine` goes.
+std::shared_ptr<void> StartServePlugins(Context& ctx, Engine& engine,
+                                        std::function<void(const std::string&)> log);
 
 }  // namespace kindred::cli
 

@@ -189,7 +189,7 @@ int ForwardCommand(const std::string& home, const std::vector<std::string>& args
 }
 
 v1::ControlResponse RunForwarded(const v1::ControlRequest& request, Engine& engine,
-                                 const std::string& home) {
+                                 const std::string& home, const Context* serve_ctx) {
   v1::ControlResponse response;
   response.set_version(kControlVersion);
   if (request.version() != kControlVersion) {
@@ -204,6 +204,10 @@ v1::ControlResponse RunForwarded(const v1::ControlRequest& request, Engine& engi
   if (request.has_stdin()) serving.stdin_data = request.stdin_data();
   Context ctx;
   ctx.serving = &serving;
+  if (serve_ctx) {
+    ctx.plugins = serve_ctx->plugins;
+    ctx.plugin_host = serve_ctx->plugin_host;
+  }
   const std::vector<std::string> args(request.argv().begin(), request.argv().end());
 
   std::ostringstream out, err;

@@ -87,8 +87,11 @@ class ControlServer {
 // in the process may use relative paths, local time or std::cout/std::cerr
 // meanwhile (serve names its files by absolute paths, and its own log lines
 // go straight to file descriptor 2).
+// `serve_ctx`, when given, is serve's own context: forwarded commands use
+// its plugins and plugin host.
+struct Context;
 v1::ControlResponse RunForwarded(const v1::ControlRequest& request, Engine& engine,
-                                 const std::string& home);
+                                 const std::string& home, const Context* serve_ctx = nullptr);
 
 }  // namespace kindred::cli
 

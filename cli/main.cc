@@ -7,6 +7,8 @@
 #include "cli/context.h"
 #include "cli/control.h"
 #include "cli/terminal.h"
+#include "engine/plugin/registry.h"
+#include "plugins/builtin.h"
 
 namespace kindred::cli {
 
@@ -76,6 +78,41 @@ int Fail(const Status& status) {
   return ExitCode(status);
 }
 
+// Names the first word that is not a command where a command is expected
+// ("kindred frobnicate", "kindred journal frobnicate"), which CLI11 would
+// only report as "a subcommand is required". Returns "" when all is well.
+std::string UnknownCommand(CLI::App& app, int argc, char** argv) {
+  CLI::App* current = &app;
+  std::string path = "kindred";
+  for (int i = 1; i < argc; ++i) {
+    std::string token = argv[i];
+    if (token == "--") return "";
+    if (token.rfind("-", 0) == 0) {
+      if (token.find('=') != std::string::npos) continue;
+      // Skip the value of an option that takes one, looking up the chain.
+      for (CLI::App* a = current; a != nullptr; a = a->get_parent()) {
+        if (CLI::Option* opt = a->get_option_no_throw(token)) {
+          if (opt->get_items_expected_min() > 0) ++i;
+          break;
+        }
+      }
+      continue;
+    }
+    std::vector<CLI::App*> subs = current->get_subcommands({});
+    if (subs.empty()) return "";  // a leaf: the rest are its arguments
+    CLI::App* sub = nullptr;
+    for (CLI::App* candidate : subs) {
+      if (candidate->check_name(token)) sub = candidate;
+    }
+    if (sub == nullptr) {
+      return "'" + token + "' is not a " + path + " command; run `" + path + " --help` to see them";
+    }
+    current = sub;
+    path += " " + token;
+  }
+  return "";
+}
+
 int RunCommandLine(const std::vector<std::string>& args, Context& ctx) {
   CLI::App app{
       "Kindred keeps your journal and your shared rituals on your own devices,\n"
@@ -93,11 +130,17 @@ int RunCommandLine(const std::vector<std::string>& args, Context& ctx) {
   AddRitualCommands(app, ctx);
   AddTodayCommand(app, ctx);
   AddSyncCommands(app, ctx);
+  AddPluginCommands(app, ctx, args);
 
   std::vector<std::string> argv_strings{"kindred"};
   argv_strings.insert(argv_strings.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (std::string& a : argv_strings) argv.push_back(a.data());
+  if (std::string unknown = UnknownCommand(app, static_cast<int>(argv.size()), argv.data());
+      !unknown.empty()) {
+    std::cerr << "kindred: " << unknown << "\n";
+    return kExitUsage;
+  }
   try {
     app.parse(static_cast<int>(argv.size()), argv.data());
   } catch (const CLI::CallForHelp& e) {
@@ -122,7 +165,10 @@ int RunCommandLine(const std::vector<std::string>& args, Context& ctx) {
 int main(int argc, char** argv) {
   using namespace kindred::cli;
   const std::vector<std::string> args(argv + 1, argv + argc);
+  kindred::plugin::Registry plugins;  // docs/plugins.md
+  kindred::RegisterBuiltinPlugins(plugins);
   Context ctx;
+  ctx.plugins = &plugins;
   try {
     return RunCommandLine(args, ctx);
   } catch (const ForwardToServe&) {

@@ -154,6 +154,8 @@ int RunServe(Context& ctx, const SyncArgs& a) {
   // Not forwarded: a second serve on a home is refused as busy.
   auto engine = ctx.OpenEngine(/*allow_forward=*/false);
   if (!engine.ok()) return Fail(engine.status());
+  // Plugins keep their views current as ops arrive (docs/plugins.md).
+  std::shared_ptr<void> plugins = StartServePlugins(ctx, **engine, ServeLog);
 
   asio::io_context io;
   asio::thread_pool pool(2);
@@ -166,7 +168,7 @@ int RunServe(Context& ctx, const SyncArgs& a) {
 
   // Other commands on this home reach the open engine through the control socket.
   ControlServer control(io, ControlSocketPath(home), [&](const v1::ControlRequest& request) {
-    return RunForwarded(request, **engine, home);
+    return RunForwarded(request, **engine, home, &ctx);
   });
   Status control_up = control.Listen();
   if (!control_up.ok()) {

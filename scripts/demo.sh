@@ -107,6 +107,28 @@ tr -d '\r' < "$WORK/rituals.ics" |
   awk '/^BEGIN:VEVENT/ { e = 1 } e && /^(SUMMARY|DTSTART|RRULE)/ { print "    " $0 } /^END:VEVENT/ { e = 0 }'
 pause
 
+say "Habits grow as plugins. Three come with Kindred: gratitude, repair and stats."
+run --home "$LAPTOP" plugins
+say "   At the end of the day, Alex notices a small effort and says thank you (shared, unless --private)."
+run --home "$LAPTOP" gratitude add "Sam picked up my favourite bread on the way home, without being asked."
+run --home "$PHONE" sync --peer "$PEER"
+run --home "$PHONE" gratitude list
+say "   A disagreement about the weekend. Later, they come back to it, gently."
+REPAIR=$("$KINDRED" --home "$LAPTOP" repair open "plans for the weekend" 2>/dev/null)
+echo "  a repair, opened -> $REPAIR"
+run --home "$LAPTOP" repair note "$REPAIR" "You never ask me before making plans."
+say "   Kindred suggests an I-statement; Alex tries again."
+run --home "$LAPTOP" repair note "$REPAIR" --feeling "left out" --need "to decide together" \
+  "I feel left out when plans are made without me, because I need us to decide together."
+run --home "$LAPTOP" repair agree "$REPAIR" "We check with each other before saying yes to weekend plans."
+run --home "$LAPTOP" repair resolve "$REPAIR"
+run --home "$LAPTOP" repair list
+say "   How are they doing? The small things, counted week by week."
+run --home "$LAPTOP" stats --weeks 4
+"$KINDRED" --home "$LAPTOP" stats --weeks 8 --html "$WORK/report.html" 2>/dev/null >/dev/null
+echo "  and as a page for the browser, with charts: $WORK/report.html (removed with the demo)"
+pause
+
 say "6. Every op is hash-chained, signed and authenticated."
 run --home "$LAPTOP" verify
 run --home "$LAPTOP" status
@@ -116,7 +138,8 @@ sed 's/^/    /' "$WORK/serve.log"
 
 say "7. Proof that nothing is stored in plain text."
 found=0
-for phrase in "brought me tea" "snapped at Sam" "burnt toast" "closeness" "gratitude"; do
+for phrase in "brought me tea" "snapped at Sam" "burnt toast" "closeness" "gratitude" \
+  "favourite bread" "decide together"; do
   if grep -rlF -- "$phrase" "$LAPTOP" "$PHONE" >/dev/null 2>&1; then
     echo "  FOUND \"$phrase\" in a file under the homes"
     found=1

@@ -1341,6 +1341,7 @@ Record EngineImpl::ToRecord(const v1::RecordState& state) const {
   r.id = state.record_id();
   r.created_by = DotDevice(state.created());
   r.created_micros = log::HlcMillis(state.created_hlc()) * 1000;
+  r.created_hlc = state.created_hlc();
   r.edited_micros = log::HlcMillis(state.edited_hlc()) * 1000;
   r.deleted = log::IsDeleted(state);
   for (const auto& field : state.fields()) {

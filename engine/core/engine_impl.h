@@ -98,10 +98,10 @@ class EngineImpl final : public Engine {
   struct SealScratch;
   // State of one group commit while it is built.
   struct GroupState;
-  // Seals a group's own ops along the hash chain on a helper thread while
+  // Seals a group's own ops along the hash chain on the worker thread while
   // the leader still prepares later ones, then seals records on both threads.
   class Sealer;
-  // The helper thread, started on first use.
+  // The second thread of group commits (the leader is the first).
   class WorkerThread;
   WorkerThread& Worker();  // leader only
 
@@ -189,8 +189,9 @@ class EngineImpl final : public Engine {
   std::mutex commit_mu_;
   std::deque<Writer*> writers_;    // guarded by commit_mu_
   std::map<SpaceId, Head> heads_;  // guarded by commit_mu_, touched only by the leader
-  // Touched only by the leader: the sizes of the last group's batches (to
-  // size the next ones), and an error that left the records behind the log.
+  // Touched only by the leader: the worker thread (started on first use),
+  // the sizes of the last group's batches (to size the next ones), and an
+  // error that left the records behind the log.
   std::unique_ptr<WorkerThread> worker_;
   size_t last_log_bytes_ = 0;
   size_t last_derived_bytes_ = 0;

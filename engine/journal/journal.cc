@@ -141,6 +141,7 @@ Result<JournalEntry> Journal::FromRecord(const Record& r) {
   e.device = r.created_by;
   e.author = engine_.MemberName(r.created_by);
   e.created_micros = r.Int(kCreatedAt).value_or(r.created_micros);
+  e.created_hlc = r.created_hlc;
   e.edited_micros = std::max(r.edited_micros, e.created_micros);
   auto conflict = r.conflicts.find(kText);
   if (conflict != r.conflicts.end()) {
@@ -183,7 +184,8 @@ Result<std::vector<JournalEntry>> Journal::List(const JournalFilter& filter) {
   KINDRED_RETURN_IF_ERROR(s);
   KINDRED_RETURN_IF_ERROR(inner);
   std::stable_sort(out.begin(), out.end(), [](const JournalEntry& a, const JournalEntry& b) {
-    return std::tie(a.created_micros, a.id) < std::tie(b.created_micros, b.id);
+    return std::tie(a.created_micros, a.created_hlc, a.id) <
+           std::tie(b.created_micros, b.created_hlc, b.id);
   });
   return out;
 }

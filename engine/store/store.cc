@@ -63,6 +63,10 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
   db_options.keep_log_file_num = 2;
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.recycle_log_file_num = 0;  // old WAL files are deleted, not reused
+  // A damaged write-ahead log is corruption to report, not an end of log to
+  // stop at quietly: committed entries must never vanish.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  db_options.track_and_verify_wals_in_manifest = true;
   // Records, index and applied marks are written without the write-ahead
   // log (WriteUnlogged). Flushing every column family together keeps them
   // consistent with each other on disk, whatever a crash loses.
@@ -114,6 +118,23 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
 }
 
 Store::~Store() {
+  if (db_) {
+    // RocksDB retires a log only through a flush, so a session that wrote
+    // nothing would leave its empty log behind: mark the close, then flush.
+    db_->Put(rocksdb::WriteOptions(), handles_[static_cast<int>(Cf::kMeta)], "closed", "1")
+        .PermitUncheckedError();
+    rocksdb::FlushOptions fo;
+    fo.wait = true;
+    db_->Flush(fo, handles_).PermitUncheckedError();
+    // Each short process adds small level-0 files; merge them before they
+    // pile up (a long-lived process's background compaction does the same).
+    for (auto* h : handles_) {
+      uint64_t level0 = 0;
+      if (db_->GetIntProperty(h, "rocksdb.num-files-at-level0", &level0) && level0 >= 8) {
+        db_->CompactRange(rocksdb::CompactRangeOptions(), h, nullptr, nullptr).PermitUncheckedError();
+      }
+    }
+  }
   for (auto* h : handles_) db_->DestroyColumnFamilyHandle(h);
   handles_.clear();
   if (db_) db_->Close().PermitUncheckedError();

@@ -562,10 +562,6 @@ TEST_F(CliTest, VerifyPassesOnAFreshStoreAndAfterWrites) {
 }
 
 TEST_F(CliTest, RepeatedCommandsDoNotLeaveAFileBehindEachTime) {
-  KINDRED_SKIP_KNOWN_BUG(
-      "bug: every command that opens the store leaves one more empty write-ahead log "
-      "(HOME/db/NNNNNN.log, 0 bytes) behind: after N commands db/ holds about N of them, "
-      "a file (inode) leak that grows with every use");
   InitHome();
   for (int i = 0; i < 6; ++i) ASSERT_EQ(RunHome({"journal", "list"}).exit_code, 0);
   int logs = 0;

@@ -86,11 +86,6 @@ TEST_F(JournalTest, ListReturnsEveryEntryOldestFirst) {
 }
 
 TEST_F(JournalTest, EntriesWrittenInTheSameMillisecondListInTheOrderTheyWereWritten) {
-  KINDRED_SKIP_KNOWN_BUG(
-      "bug: JournalEntry::created_micros is the HLC's millisecond only, and List "
-      "sorts by (created_micros, id), so entries written within one millisecond "
-      "(every AddMany batch, every import batch, quick successive Adds) come back "
-      "in id (hash) order, not oldest first");
   std::vector<NewEntry> batch;
   std::vector<std::string> want;
   for (int i = 0; i < 20; ++i) {

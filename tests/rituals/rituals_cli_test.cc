@@ -461,7 +461,7 @@ TEST_F(RitualCliTest, BadInputIsNamedExitsWithOneAndWritesNothing) {
       {{"ritual", "import", Path("missing.ics")}, "cannot open"},
       {{"ritual", "import", Path("hourly.ics")},
        "line 9 (Standup): RRULE FREQ=HOURLY is not supported"},
-      {{"ritual", "frobnicate"}, "subcommand"},
+      {{"ritual", "frobnicate"}, "not a kindred ritual command"},
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.args[1] + " -> " + c.expected);

@@ -30,6 +30,8 @@ struct JournalEntry {
   DeviceId device;     // the device that wrote it
   int64_t created_micros = 0;
   int64_t edited_micros = 0;
+  // Orders entries created within the same microsecond (the creating op's clock).
+  uint64_t created_hlc = 0;
   // True when two devices changed the text concurrently; `versions` holds
   // every surviving text, oldest first. `journal edit` resolves it.
   bool conflict = false;

@@ -39,6 +39,9 @@ struct Record {
   DeviceId created_by;
   int64_t created_micros = 0;
   int64_t edited_micros = 0;
+  // The hybrid logical clock of the op that created the record: a total
+  // order of creation, finer than created_micros.
+  uint64_t created_hlc = 0;
   bool deleted = false;
 
   // The text in `name`, or "" when absent or not text.

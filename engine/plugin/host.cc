@@ -1,0 +1,726 @@
+#include "engine/plugin/host.h"
+
+#include <algorithm>
+#include <atomic>
+#include <condition_variable>
+#include <ctime>
+#include <map>
+#include <mutex>
+#include <set>
+#include <thread>
+
+#include "engine/plugin/records.h"
+
+namespace kindred::plugin {
+namespace {
+
+constexpr size_t kViewBatch = 256;             // records per update_view call
+constexpr size_t kMaxViewKeyBytes = 1024;
+constexpr size_t kMaxViewValueBytes = 1 << 20;
+constexpr size_t kMaxReasonBytes = 300;
+
+// FNV-1a: a stable digest of what a plugin was shown of a record.
+uint64_t Digest(std::string_view bytes) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : bytes) {
+    h ^= c;
+    h *= 1099511628211ull;
+  }
+  return h == 0 ? 1 : h;
+}
+
+std::string Clip(std::string s) {
+  if (s.size() > kMaxReasonBytes) {
+    s.resize(kMaxReasonBytes);
+    s += "...";
+  }
+  return s;
+}
+
+struct Collected {
+  std::string bytes;
+  bool written = false;
+  static void Write(void* ctx, const uint8_t* data, size_t size) {
+    auto* self = static_cast<Collected*>(ctx);
+    self->bytes.assign(reinterpret_cast<const char*>(data), size);
+    self->written = true;
+  }
+  kindred_sink sink() { return kindred_sink{this, &Collected::Write}; }
+};
+
+void Reply(const kindred_sink* out, const std::string& bytes) {
+  if (out != nullptr && out->write != nullptr) {
+    out->write(out->ctx, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  }
+}
+
+kindred_plugin_status Refuse(const kindred_sink* out, kindred_plugin_status code, const std::string& why) {
+  Reply(out, why);
+  return code;
+}
+
+// A collection a plugin may read or write, as the host resolves it.
+struct Access {
+  std::string engine_name;                     // "journal", "<id>/<name>"
+  std::string shown_name;                      // how the plugin names it
+  const pv1::CollectionSpec* spec = nullptr;   // the owning plugin's spec; null for Kindred's own
+  bool own = false;
+  bool plugin_owned = false;                   // a plugin's collection (own or another's)
+  pv1::ReadScope scope = pv1::READ_SCOPE_PRIVATE_TOO;
+};
+
+class HostImpl;
+
+// One plugin instance, bound to the host.
+struct Instance {
+  HostImpl* host = nullptr;
+  const Module* module = nullptr;
+  kindred_host_api api{};
+  void* handle = nullptr;  // the plugin's, from create
+  std::mutex call_mu;      // one call into the plugin at a time
+  std::mutex refresh_mu;   // one view refresh at a time
+  std::atomic<bool> enabled{false};
+  std::atomic<bool> views_stale{true};
+  // Set while the host is inside a call into the plugin (under call_mu).
+  bool in_call = false;
+  // The first rule the plugin broke during the current call (under call_mu).
+  std::string violation;
+  std::map<std::string, Access> readable;  // by the plugin's name for it
+
+  const std::string& id() const { return module->manifest.id(); }
+};
+
+class HostImpl final : public Host {
+ public:
+  HostImpl(Engine& engine, const Registry& registry, HostOptions options)
+      : engine_(engine), registry_(registry), options_(std::move(options)) {
+    if (options_.views == nullptr) {
+      owned_views_ = NewMemoryViewStore();
+      options_.views = owned_views_.get();
+    }
+    if (options_.clock == nullptr) options_.clock = &Env::System().clock();
+  }
+
+  ~HostImpl() override {
+    engine_.RemoveChangeListener(listener_);
+    {
+      std::lock_guard<std::mutex> lock(worker_mu_);
+      stop_ = true;
+    }
+    worker_cv_.notify_all();
+    if (worker_.joinable()) worker_.join();
+    for (auto& inst : instances_) {
+      std::lock_guard<std::mutex> lock(inst->call_mu);
+      if (inst->handle != nullptr) inst->module->api->destroy(inst->handle);
+      inst->handle = nullptr;
+    }
+  }
+
+  Status Start() {
+    auto disabled = ReadDisabledPlugins(options_.state_path);
+    if (disabled.ok()) {
+      disabled_ = std::move(*disabled);
+    } else {
+      Log(disabled.status().message() + "; every plugin starts enabled");
+    }
+    for (const auto& m : registry_.modules()) {
+      if (!m->loaded()) continue;
+      auto inst = std::make_unique<Instance>();
+      inst->host = this;
+      inst->module = m.get();
+      inst->api.struct_size = sizeof(kindred_host_api);
+      inst->api.abi_version = KINDRED_PLUGIN_ABI_VERSION;
+      inst->api.ctx = inst.get();
+      inst->api.query = &HostImpl::QueryCall;
+      inst->api.commit = &HostImpl::CommitCall;
+      inst->api.read_view = &HostImpl::ReadViewCall;
+      ResolveAccess(*inst);
+      Instance& ref = *inst;
+      instances_.push_back(std::move(inst));
+      if (disabled_.count(ref.id())) continue;
+      Collected error;
+      kindred_sink sink = error.sink();
+      kindred_plugin_status status;
+      {
+        std::lock_guard<std::mutex> lock(ref.call_mu);
+        status = ref.module->api->create(&ref.api, &ref.handle, &sink);
+      }
+      if (status != KINDRED_PLUGIN_OK || ref.handle == nullptr) {
+        DisableLocked(ref, "failed to start: " + Clip(error.bytes));
+        continue;
+      }
+      ref.enabled = true;
+    }
+    listener_ = engine_.AddChangeListener([this](const SpaceId&) { MarkStale(); });
+    if (options_.live) {
+      MarkStale();  // a first refresh in the background, once started
+      worker_ = std::thread([this] { Worker(); });
+    }
+    return Status::Ok();
+  }
+
+  std::vector<PluginInfo> Plugins() override {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    return registry_.Describe(disabled_);
+  }
+
+  Result<v1::CommandResponse> RunCommand(const std::string& id, v1::CommandRequest request) override {
+    Instance* inst = Find(id);
+    if (inst == nullptr) return Status::NotFound("no plugin " + id);
+    if (!inst->enabled) return DisabledStatus(*inst);
+    const pv1::CommandSpec* spec = nullptr;
+    for (const auto& c : inst->module->manifest.commands()) {
+      if (std::equal(c.path().begin(), c.path().end(), request.path().begin(), request.path().end())) spec = &c;
+    }
+    if (spec == nullptr) return Status::InvalidArgument("the plugin " + id + " has no such command");
+    KINDRED_RETURN_IF_ERROR(Refresh(*inst));
+
+    auto* env = request.mutable_env();
+    env->set_member(engine_.device().member_name);
+    env->set_device(engine_.device().id.ToString());
+    const int64_t now = options_.clock->NowMicros();
+    env->set_now_micros(now);
+    time_t secs = static_cast<time_t>(now / 1000000);
+    struct tm local {};
+    localtime_r(&secs, &local);
+    env->set_utc_offset_seconds(static_cast<int32_t>(local.tm_gmtoff));
+
+    auto bytes = Call(*inst, "run_command", inst->module->api->run_command, request.SerializeAsString());
+    if (!bytes.ok()) return bytes.status();
+    v1::CommandResponse response;
+    if (!response.ParseFromString(*bytes)) return Broke(*inst, "returned malformed bytes from run_command");
+    for (const auto& file : response.files()) {
+      bool allowed = false;
+      for (const auto& o : spec->options()) {
+        if (o.name() == file.option() && o.type() == pv1::VALUE_TYPE_OUTPUT_FILE) allowed = true;
+      }
+      bool given = false;
+      for (const auto& a : request.arguments()) given = given || a.name() == file.option();
+      if (!allowed || !given) {
+        return Broke(*inst, "returned a file for '" + file.option().substr(0, 64) +
+                                "', which is not an output file option given to the command");
+      }
+    }
+    return response;
+  }
+
+  Status CatchUp() override {
+    Status first;
+    for (auto& inst : instances_) {
+      Status s = Refresh(*inst);
+      if (!s.ok() && first.ok()) first = s;
+    }
+    return first;
+  }
+
+  Status Disable(const std::string& id, const std::string& reason) override {
+    Instance* inst = Find(id);
+    if (inst == nullptr) return Status::NotFound("no plugin " + id);
+    std::lock_guard<std::mutex> lock(state_mu_);
+    DisableLocked(*inst, reason);
+    return Status::Ok();
+  }
+
+  Status Enable(const std::string& id) override {
+    Instance* inst = Find(id);
+    if (inst == nullptr) return Status::NotFound("no plugin " + id);
+    Collected error;
+    bool started = true;
+    {
+      std::lock_guard<std::mutex> call(inst->call_mu);
+      if (inst->handle == nullptr) {
+        kindred_sink sink = error.sink();
+        if (inst->module->api->create(&inst->api, &inst->handle, &sink) != KINDRED_PLUGIN_OK ||
+            inst->handle == nullptr) {
+          inst->handle = nullptr;
+          started = false;
+        }
+      }
+    }
+    std::lock_guard<std::mutex> lock(state_mu_);
+    if (!started) {
+      DisableLocked(*inst, "failed to start: " + Clip(error.bytes));
+      return Status::Internal("the plugin " + id + " failed to start: " + Clip(error.bytes));
+    }
+    disabled_.erase(id);
+    Persist();
+    inst->views_stale = true;
+    inst->enabled = true;
+    return Status::Ok();
+  }
+
+  Result<std::vector<std::pair<std::string, std::string>>> ViewRows(const std::string& id,
+                                                                    const std::string& view) override {
+    Instance* inst = Find(id);
+    if (inst == nullptr) return Status::NotFound("no plugin " + id);
+    for (const auto& v : inst->module->manifest.views()) {
+      if (v.name() != view) continue;
+      std::vector<std::pair<std::string, std::string>> rows;
+      options_.views->With(ViewKey{id, view, v.version()}, [&](ViewData& d) {
+        rows.assign(d.rows.begin(), d.rows.end());
+      });
+      return rows;
+    }
+    return Status::NotFound("the plugin " + id + " has no view " + view);
+  }
+
+ private:
+  // ---- Calls into the plugin ----------------------------------------------------
+
+  using PluginFn = kindred_plugin_status (*)(void*, const uint8_t*, size_t, const kindred_sink*);
+
+  // Calls `fn` with `request`; returns the bytes it wrote. On a failure or a
+  // broken rule, disables the plugin and returns Internal naming it.
+  Result<std::string> Call(Instance& inst, const char* what, PluginFn fn, const std::string& request) {
+    Collected out;
+    kindred_sink sink = out.sink();
+    kindred_plugin_status status;
+    std::string violation;
+    bool usable;
+    {
+      std::lock_guard<std::mutex> lock(inst.call_mu);
+      usable = inst.enabled && inst.handle != nullptr;
+      if (usable) {
+        inst.in_call = true;
+      inst.violation.clear();
+        status = fn(inst.handle, reinterpret_cast<const uint8_t*>(request.data()), request.size(), &sink);
+        inst.in_call = false;
+        violation = std::move(inst.violation);
+      }
+    }
+    if (!usable) return DisabledStatus(inst);
+    if (!violation.empty()) return Broke(inst, violation);
+    if (status != KINDRED_PLUGIN_OK) {
+      std::string why = std::string("failed in ") + what;
+      if (!out.bytes.empty()) why += ": " + Clip(out.bytes);
+      return Broke(inst, why);
+    }
+    return std::move(out.bytes);
+  }
+
+  // Disables the plugin for `why` and returns the error that says so.
+  Status Broke(Instance& inst, const std::string& why) {
+    {
+      std::lock_guard<std::mutex> lock(state_mu_);
+      DisableLocked(inst, why);
+    }
+    return Status::Internal("the plugin " + inst.id() + " " + why + "; Kindred refused it and disabled the plugin (`kindred plugins enable " + inst.id() + "` turns it back on)");
+  }
+
+  Status DisabledStatus(Instance& inst) {
+    std::lock_guard<std::mutex> lock(state_mu_);
+    auto it = disabled_.find(inst.id());
+    std::string why = it == disabled_.end() ? "" : " (" + it->second + ")";
+    return Status::FailedPrecondition("the plugin " + inst.id() + " is disabled" + why +
+                                      "; `kindred plugins enable " + inst.id() + "` turns it back on");
+  }
+
+  // REQUIRES: state_mu_ held (or the host not yet shared).
+  void DisableLocked(Instance& inst, const std::string& reason) {
+    inst.enabled = false;
+    if (disabled_[inst.id()] == reason) return;
+    disabled_[inst.id()] = reason;
+    Persist();
+    Log("disabled the plugin " + inst.id() + ": " + reason);
+  }
+
+  void Persist() {
+    if (options_.state_path.empty()) return;
+    Status s = WriteDisabledPlugins(options_.state_path, disabled_);
+    if (!s.ok()) Log("could not remember the plugins' state: " + s.message());
+  }
+
+  void Log(const std::string& line) {
+    if (options_.log) options_.log(line);
+  }
+
+  Instance* Find(const std::string& id) {
+    for (auto& inst : instances_) {
+      if (inst->id() == id) return inst.get();
+    }
+    return nullptr;
+  }
+
+  // ---- What a plugin may read ---------------------------------------------------------
+
+  void ResolveAccess(Instance& inst) {
+    const pv1::Manifest& m = inst.module->manifest;
+    for (const auto& c : m.collections()) {
+      Access a;
+      a.engine_name = EngineCollection(m.id(), c.name());
+      a.shown_name = c.name();
+      a.spec = &c;
+      a.own = true;
+      a.plugin_owned = true;
+      inst.readable[c.name()] = a;
+    }
+    for (const auto& g : m.reads()) {
+      Access a;
+      a.engine_name = g.collection();
+      a.shown_name = g.collection();
+      a.scope = g.scope();
+      // Another plugin's collection is read with that plugin's merge rules.
+      size_t slash = g.collection().find('/');
+      if (slash != std::string::npos) {
+        a.engine_name = EngineCollection(g.collection().substr(0, slash), g.collection().substr(slash + 1));
+        a.plugin_owned = true;
+        if (const Module* owner = registry_.Find(g.collection().substr(0, slash))) {
+          for (const auto& c : owner->manifest.collections()) {
+            if (c.name() == g.collection().substr(slash + 1)) a.spec = &c;
+          }
+        }
+      }
+      inst.readable[g.collection()] = a;
+    }
+  }
+
+  SpaceId Space() const { return engine_.device().personal_space; }
+
+  // Decides visibility under a shared-only grant, caching what it looks up.
+  class Visibility {
+   public:
+    Visibility(Engine& engine, const SpaceId& space) : engine_(engine), space_(space) {}
+    bool Allows(const Access& a, const Record& r) {
+      if (a.own || a.scope == pv1::READ_SCOPE_PRIVATE_TOO) return true;
+      if (a.engine_name == "ritual_facts") {
+        // A fact is as shared as its ritual.
+        const std::string ritual = r.Text("ritual");
+        auto it = rituals_.find(ritual);
+        if (it == rituals_.end()) {
+          auto rec = engine_.Get(space_, "rituals", ritual);
+          it = rituals_.emplace(ritual, rec.ok() && rec->Flag("shared")).first;
+        }
+        return it->second;
+      }
+      if (a.plugin_owned) return PluginRecordIsShared(r);
+      return r.Flag("shared");
+    }
+
+   private:
+    Engine& engine_;
+    SpaceId space_;
+    std::map<std::string, bool> rituals_;
+  };
+
+  std::string Author(const DeviceId& device, std::map<DeviceId, std::string>* cache) {
+    auto it = cache->find(device);
+    if (it == cache->end()) it = cache->emplace(device, engine_.MemberName(device)).first;
+    return it->second;
+  }
+
+  // Visits the records of `a` the plugin may see (optionally only those whose
+  // list field holds an item), as the plugin sees them.
+  Status Visit(const Access& a, const std::string& list_field, const std::string& item,
+               const std::function<bool(const Record&, pv1::Record&&)>& fn) {
+    Visibility visibility(engine_, Space());
+    std::map<DeviceId, std::string> authors;
+    auto visit = [&](const Record& r) {
+      if (!visibility.Allows(a, r)) return true;
+      return fn(r, ToPluginRecord(r, a.spec, a.shown_name, Author(r.created_by, &authors)));
+    };
+    if (!list_field.empty()) return engine_.ScanByListItem(Space(), a.engine_name, list_field, item, visit);
+    return engine_.Scan(Space(), a.engine_name, visit);
+  }
+
+  // ---- Calls from the plugin (kindred_host_api) -------------------------------------------
+
+  static Instance* Caller(void* ctx) { return static_cast<Instance*>(ctx); }
+
+  // Records a broken rule: the call fails, and the plugin is disabled when
+  // the host's call into it returns.
+  static kindred_plugin_status Violation(Instance& inst, const kindred_sink* out, const std::string& why) {
+    if (inst.violation.empty()) inst.violation = why;
+    return Refuse(out, KINDRED_PLUGIN_PERMISSION_DENIED, why);
+  }
+
+  static kindred_plugin_status QueryCall(void* ctx, const uint8_t* in, size_t size, const kindred_sink* out) {
+    Instance& inst = *Caller(ctx);
+    if (!inst.in_call) return Refuse(out, KINDRED_PLUGIN_FAILED, "the host may only be called during a call into the plugin");
+    try {
+      return inst.host->OnQuery(inst, in, size, out);
+    } catch (const std::exception& e) {
+      return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
+    }
+  }
+  static kindred_plugin_status CommitCall(void* ctx, const uint8_t* in, size_t size, const kindred_sink* out) {
+    Instance& inst = *Caller(ctx);
+    if (!inst.in_call) return Refuse(out, KINDRED_PLUGIN_FAILED, "the host may only be called during a call into the plugin");
+    try {
+      return inst.host->OnCommit(inst, in, size, out);
+    } catch (const std::exception& e) {
+      return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
+    }
+  }
+  static kindred_plugin_status ReadViewCall(void* ctx, const uint8_t* in, size_t size, const kindred_sink* out) {
+    Instance& inst = *Caller(ctx);
+    if (!inst.in_call) return Refuse(out, KINDRED_PLUGIN_FAILED, "the host may only be called during a call into the plugin");
+    try {
+      return inst.host->OnReadView(inst, in, size, out);
+    } catch (const std::exception& e) {
+      return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
+    }
+  }
+
+  kindred_plugin_status OnQuery(Instance& inst, const uint8_t* in, size_t size, const kindred_sink* out) {
+    pv1::QueryRequest q;
+    if (!q.ParseFromArray(in, static_cast<int>(size))) return Violation(inst, out, "sent malformed bytes to query");
+    auto it = inst.readable.find(q.collection());
+    if (it == inst.readable.end()) {
+      return Violation(inst, out, "asked to read " + q.collection().substr(0, 200) +
+                                      ", which its manifest does not grant");
+    }
+    const Access& a = it->second;
+    pv1::QueryResponse response;
+    if (!q.id().empty()) {
+      auto r = engine_.Get(Space(), a.engine_name, q.id());
+      if (r.ok()) {
+        Visibility visibility(engine_, Space());
+        if (visibility.Allows(a, *r)) {
+          *response.add_records() = ToPluginRecord(*r, a.spec, a.shown_name, engine_.MemberName(r->created_by));
+        }
+      } else if (r.status().code() != StatusCode::kNotFound) {
+        return Refuse(out, KINDRED_PLUGIN_FAILED, r.status().message());
+      }
+    } else {
+      if (q.list_field().empty() != q.item().empty()) {
+        return Refuse(out, KINDRED_PLUGIN_INVALID_ARGUMENT, "a query needs both list_field and item, or neither");
+      }
+      Status s = Visit(a, q.list_field(), q.item(), [&](const Record&, pv1::Record&& r) {
+        *response.add_records() = std::move(r);
+        return true;
+      });
+      if (!s.ok()) return Refuse(out, KINDRED_PLUGIN_FAILED, s.message());
+    }
+    Reply(out, response.SerializeAsString());
+    return KINDRED_PLUGIN_OK;
+  }
+
+  kindred_plugin_status OnCommit(Instance& inst, const uint8_t* in, size_t size, const kindred_sink* out) {
+    pv1::CommitRequest request;
+    if (!request.ParseFromArray(in, static_cast<int>(size))) return Violation(inst, out, "sent malformed bytes to commit");
+    std::vector<Mutation> mutations;
+    for (const auto& change : request.changes()) {
+      auto it = inst.readable.find(change.collection());
+      if (it == inst.readable.end() || !it->second.own) {
+        return Violation(inst, out, "tried to write to " + change.collection().substr(0, 200) +
+                                        ", a collection it does not own");
+      }
+      const Access& a = it->second;
+      std::optional<Record> current;
+      if (change.kind() == pv1::CHANGE_KIND_UPDATE) {
+        auto r = engine_.Get(Space(), a.engine_name, change.id());
+        if (!r.ok()) {
+          return Refuse(out, r.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND : KINDRED_PLUGIN_FAILED,
+                        "no " + a.shown_name + " record " + change.id().substr(0, 64));
+        }
+        current = std::move(*r);
+      }
+      auto m = ToMutation(change, a.engine_name, *a.spec, engine_.device().id, options_.clock->NowMicros(),
+                          current ? &*current : nullptr);
+      if (!m.ok()) return Violation(inst, out, "asked for a change the manifest does not allow: " + m.status().message());
+      mutations.push_back(std::move(*m));
+    }
+    if (mutations.empty()) {
+      Reply(out, pv1::CommitResponse().SerializeAsString());
+      return KINDRED_PLUGIN_OK;
+    }
+    auto ids = engine_.Commit(Space(), mutations);
+    if (!ids.ok()) {
+      return Refuse(out, ids.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND : KINDRED_PLUGIN_FAILED,
+                    ids.status().message());
+    }
+    pv1::CommitResponse response;
+    for (const auto& id : *ids) response.add_ids(id);
+    Reply(out, response.SerializeAsString());
+    return KINDRED_PLUGIN_OK;
+  }
+
+  kindred_plugin_status OnReadView(Instance& inst, const uint8_t* in, size_t size, const kindred_sink* out) {
+    pv1::ReadViewRequest request;
+    if (!request.ParseFromArray(in, static_cast<int>(size))) return Violation(inst, out, "sent malformed bytes to read_view");
+    const pv1::ViewSpec* spec = nullptr;
+    for (const auto& v : inst.module->manifest.views()) {
+      if (v.name() == request.view()) spec = &v;
+    }
+    if (spec == nullptr) {
+      return Violation(inst, out, "asked to read the view " + request.view().substr(0, 64) + ", which it does not declare");
+    }
+    pv1::ReadViewResponse response;
+    options_.views->With(ViewKey{inst.id(), spec->name(), spec->version()}, [&](ViewData& d) {
+      for (auto it = d.rows.lower_bound(request.prefix());
+           it != d.rows.end() && it->first.compare(0, request.prefix().size(), request.prefix()) == 0; ++it) {
+        auto* row = response.add_rows();
+        row->set_key(it->first);
+        row->set_value(it->second);
+      }
+    });
+    Reply(out, response.SerializeAsString());
+    return KINDRED_PLUGIN_OK;
+  }
+
+  // ---- Views -----------------------------------------------------------------------------
+
+  void MarkStale() {
+    for (auto& inst : instances_) inst->views_stale = true;
+    if (!options_.live) return;
+    std::lock_guard<std::mutex> lock(worker_mu_);
+    const auto now = std::chrono::steady_clock::now();
+    if (!dirty_) first_change_ = now;
+    dirty_ = true;
+    last_change_ = now;
+    worker_cv_.notify_one();
+  }
+
+  void Worker() {
+    std::unique_lock<std::mutex> lock(worker_mu_);
+    while (!stop_) {
+      worker_cv_.wait(lock, [&] { return stop_ || dirty_; });
+      while (!stop_) {
+        const auto deadline = std::min(last_change_ + options_.settle, first_change_ + options_.max_delay);
+        if (std::chrono::steady_clock::now() >= deadline) break;
+        worker_cv_.wait_until(lock, deadline);
+      }
+      if (stop_) break;
+      dirty_ = false;
+      lock.unlock();
+      CatchUp().IgnoreError();  // a failing plugin is disabled and logged
+      lock.lock();
+    }
+  }
+
+  // Brings the plugin's views current if anything changed since they were.
+  Status Refresh(Instance& inst) {
+    if (!inst.enabled || inst.module->manifest.views().empty()) return Status::Ok();
+    std::lock_guard<std::mutex> lock(inst.refresh_mu);
+    if (!inst.views_stale.exchange(false)) return Status::Ok();
+    for (const auto& view : inst.module->manifest.views()) {
+      Status s = RefreshView(inst, view);
+      if (!s.ok()) {
+        inst.views_stale = true;
+        return s;
+      }
+    }
+    return Status::Ok();
+  }
+
+  Status RefreshView(Instance& inst, const pv1::ViewSpec& view) {
+    const ViewKey key{inst.id(), view.name(), view.version()};
+    if (options_.views->DropOtherVersions(key) > 0) {
+      Log("the plugin " + inst.id() + " changed the view " + view.name() + " to version " +
+          std::to_string(view.version()) + "; rebuilding it");
+    }
+    bool rebuild = false;
+    std::map<std::string, uint64_t> seen;
+    options_.views->With(key, [&](ViewData& d) {
+      rebuild = !d.built;
+      if (rebuild) {
+        d.rows.clear();
+        d.seen.clear();
+      }
+      seen = d.seen;
+    });
+
+    std::vector<pv1::Record> batch;
+    std::vector<std::pair<std::string, uint64_t>> digests;  // 0: forget
+    bool first = true;
+    auto flush = [&]() -> Status {
+      if (batch.empty()) return Status::Ok();
+      pv1::ViewUpdateRequest request;
+      request.set_view(view.name());
+      request.set_version(view.version());
+      request.set_rebuild(first && rebuild);
+      for (auto& r : batch) *request.add_records() = std::move(r);
+      first = false;
+      auto bytes = Call(inst, "update_view", inst.module->api->update_view, request.SerializeAsString());
+      if (!bytes.ok()) return bytes.status();
+      pv1::ViewUpdateResponse response;
+      if (!response.ParseFromString(*bytes)) return Broke(inst, "returned malformed bytes from update_view");
+      for (const auto& row : response.put()) {
+        if (row.key().empty() || row.key().size() > kMaxViewKeyBytes || row.value().size() > kMaxViewValueBytes) {
+          return Broke(inst, "returned a view row with an empty or oversized key or value");
+        }
+      }
+      options_.views->With(key, [&](ViewData& d) {
+        for (const auto& k : response.remove()) d.rows.erase(k);
+        for (const auto& row : response.put()) d.rows[row.key()] = row.value();
+        for (const auto& [k, digest] : digests) {
+          if (digest == 0) d.seen.erase(k);
+          else d.seen[k] = digest;
+        }
+      });
+      batch.clear();
+      digests.clear();
+      return Status::Ok();
+    };
+
+    std::set<std::string> present;
+    for (const auto& source : view.sources()) {
+      auto it = inst.readable.find(source.collection());
+      if (it == inst.readable.end()) continue;  // checked by ValidateManifest
+      const Access& a = it->second;
+      Status inner;
+      Status s = Visit(a, source.list_field(), source.item(), [&](const Record& r, pv1::Record&& pr) {
+        std::string k = a.engine_name + "\n" + r.id;
+        if (present.count(k)) return true;  // two sources with the same record
+        const uint64_t digest = Digest(pr.SerializeAsString());
+        auto old = seen.find(k);
+        present.insert(k);
+        if (old != seen.end() && old->second == digest) return true;
+        batch.push_back(std::move(pr));
+        digests.emplace_back(std::move(k), digest);
+        if (batch.size() >= kViewBatch) {
+          inner = flush();
+          return inner.ok();
+        }
+        return true;
+      });
+      KINDRED_RETURN_IF_ERROR(inner);
+      KINDRED_RETURN_IF_ERROR(s);
+    }
+    // Records that left the sources (deleted, no longer shared, untagged).
+    for (const auto& [k, digest] : seen) {
+      if (present.count(k)) continue;
+      const size_t nl = k.find('\n');
+      const std::string engine_name = k.substr(0, nl);
+      pv1::Record gone;
+      for (const auto& [shown, a] : inst.readable) {
+        if (a.engine_name == engine_name) gone.set_collection(shown);
+      }
+      gone.set_id(k.substr(nl + 1));
+      gone.set_deleted(true);
+      batch.push_back(std::move(gone));
+      digests.emplace_back(k, 0);
+      if (batch.size() >= kViewBatch) KINDRED_RETURN_IF_ERROR(flush());
+    }
+    KINDRED_RETURN_IF_ERROR(flush());
+    options_.views->With(key, [&](ViewData& d) { d.built = true; });
+    return Status::Ok();
+  }
+
+  Engine& engine_;
+  const Registry& registry_;
+  HostOptions options_;
+  std::unique_ptr<ViewStore> owned_views_;
+  std::vector<std::unique_ptr<Instance>> instances_;  // fixed after Start
+  uint64_t listener_ = 0;
+
+  std::mutex state_mu_;
+  DisabledPlugins disabled_;  // GUARDED_BY(state_mu_)
+
+  std::mutex worker_mu_;
+  std::condition_variable worker_cv_;
+  bool stop_ = false;   // GUARDED_BY(worker_mu_)
+  bool dirty_ = false;  // GUARDED_BY(worker_mu_)
+  std::chrono::steady_clock::time_point first_change_, last_change_;  // GUARDED_BY(worker_mu_)
+  std::thread worker_;
+};
+
+}  // namespace
+
+Result<std::unique_ptr<Host>> Host::Create(Engine& engine, const Registry& registry, HostOptions options) {
+  auto host = std::make_unique<HostImpl>(engine, registry, std::move(options));
+  KINDRED_RETURN_IF_ERROR(host->Start());
+  return std::unique_ptr<Host>(std::move(host));
+}
+
+}  // namespace kindred::plugin
