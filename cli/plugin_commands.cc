@@ -35,8 +35,10 @@ std::vector<std::string> Prescan(const std::vector<std::string>& args, const std
   const std::string flag = "--" + name, eq = flag + "=";
   for (size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--") break;
-    if (args[i] == flag && i + 1 < args.size()) out.push_back(args[++i]);
-    else if (args[i].rfind(eq, 0) == 0) out.push_back(args[i].substr(eq.size()));
+    if (args[i] == flag && i + 1 < args.size())
+      out.push_back(args[++i]);
+    else if (args[i].rfind(eq, 0) == 0)
+      out.push_back(args[i].substr(eq.size()));
   }
   return out;
 }
@@ -95,7 +97,8 @@ int RunPluginCommand(Context& ctx, const plugin::Module& module, const pv1::Comm
     auto* arg = request.add_arguments();
     arg->set_name(o.name());
     switch (o.kind()) {
-      case pv1::OPTION_KIND_FLAG: break;
+      case pv1::OPTION_KIND_FLAG:
+        break;
       case pv1::OPTION_KIND_REST:
         for (const auto& w : parsed.words.at(o.name())) arg->add_values(w);
         break;
@@ -170,7 +173,8 @@ int RunList(Context& ctx) {
     return kExitOk;
   }
   for (const auto& p : plugins) {
-    std::cout << p.id << (p.version.empty() ? "" : " " + p.version) << "  (" << StateText(p) << ")\n";
+    std::cout << p.id << (p.version.empty() ? "" : " " + p.version) << "  (" << StateText(p)
+              << ")\n";
     if (!p.summary.empty()) std::cout << "  " << p.summary << "\n";
     for (const auto& w : p.permissions_in_words) std::cout << "  - " << w << "\n";
     if (p.source != "built-in") std::cout << "  from " << p.source << "\n";
@@ -224,7 +228,8 @@ void AddCommandsOf(CLI::App& app, Context& ctx, const plugin::Module& module) {
       }
       if (next == nullptr) {
         const bool leaf = i + 1 == c.path_size();
-        next = parent->add_subcommand(word, leaf ? c.help() : m.summary() + " (plugin " + m.id() + ")");
+        next = parent->add_subcommand(word,
+                                      leaf ? c.help() : m.summary() + " (plugin " + m.id() + ")");
         next->group(parent == &app ? "Plugins" : "Subcommands");
         if (!leaf) next->require_subcommand(1);
       }
@@ -248,7 +253,8 @@ void AddCommandsOf(CLI::App& app, Context& ctx, const plugin::Module& module) {
         case pv1::OPTION_KIND_REST:
           opt = cmd->add_option(o.name(), parsed->words[o.name()], o.help());
           break;
-        default: continue;
+        default:
+          continue;
       }
       if (o.required()) opt->required();
       if (o.type() == pv1::VALUE_TYPE_INTEGER) {
@@ -270,7 +276,9 @@ void AddCommandsOf(CLI::App& app, Context& ctx, const plugin::Module& module) {
     const pv1::CommandSpec* spec = &c;
     cmd->callback([&ctx, mod, spec, parsed, cmd] {
       if (!cmd->get_subcommands().empty()) return;
-      ctx.action = [&ctx, mod, spec, parsed] { return RunPluginCommand(ctx, *mod, *spec, *parsed); };
+      ctx.action = [&ctx, mod, spec, parsed] {
+        return RunPluginCommand(ctx, *mod, *spec, *parsed);
+      };
     });
   }
 }
@@ -280,7 +288,8 @@ void AddCommandsOf(CLI::App& app, Context& ctx, const plugin::Module& module) {
 void AddPluginCommands(CLI::App& app, Context& ctx, const std::vector<std::string>& args) {
   // Parsed again by CLI11; here only so that they exist when parsing starts.
   auto paths = std::make_shared<std::vector<std::string>>();
-  app.add_option("--plugin", *paths, "Load the plugin library at PATH as well (repeatable; docs/plugins.md)")
+  app.add_option("--plugin", *paths,
+                 "Load the plugin library at PATH as well (repeatable; docs/plugins.md)")
       ->type_name("PATH")
       ->each([paths](const std::string&) {});  // keeps `paths` alive with the option
   if (ctx.plugins == nullptr) return;
@@ -307,7 +316,8 @@ void AddPluginCommands(CLI::App& app, Context& ctx, const std::vector<std::strin
     }
   }
 
-  auto* plugins = app.add_subcommand("plugins", "List the plugins, with their permissions and state");
+  auto* plugins =
+      app.add_subcommand("plugins", "List the plugins, with their permissions and state");
   plugins->callback([&ctx, plugins] {
     if (plugins->get_subcommands().empty()) ctx.action = [&ctx] { return RunList(ctx); };
   });
@@ -318,7 +328,8 @@ void AddPluginCommands(CLI::App& app, Context& ctx, const std::vector<std::strin
       ->required();
   auto off = std::make_shared<std::string>();
   plugins->add_subcommand("disable", "Turn a plugin off (its records stay, and keep syncing)")
-      ->callback([&ctx, off] { ctx.action = [&ctx, off] { return RunSetState(ctx, *off, false); }; })
+      ->callback(
+          [&ctx, off] { ctx.action = [&ctx, off] { return RunSetState(ctx, *off, false); }; })
       ->add_option("id", *off, "The plugin's id")
       ->required();
 

@@ -65,7 +65,8 @@ std::string EntryText(std::mt19937_64& rng) {
 }
 
 Mutation Entry(std::mt19937_64& rng, int i) {
-  std::map<std::string, Value> fields{{"text", EntryText(rng)}, {"shared", i % 3 == 0}, {"mood", int64_t{3}}};
+  std::map<std::string, Value> fields{
+      {"text", EntryText(rng)}, {"shared", i % 3 == 0}, {"mood", int64_t{3}}};
   if (i % 10 == 0) fields["tags"] = std::vector<std::string>{"closeness"};
   return Mutation::Create("journal", std::move(fields));
 }
@@ -105,7 +106,8 @@ struct Node {
     sync::ServerOptions options;
     options.listen = "127.0.0.1:0";
     options.dial_known_peers = false;
-    server = std::make_unique<sync::Server>(io.get_executor(), *engine, pool.get_executor(), options);
+    server =
+        std::make_unique<sync::Server>(io.get_executor(), *engine, pool.get_executor(), options);
     auto bound = server->Listen();
     if (!bound.ok()) std::abort();
     std::promise<void> started;
@@ -165,8 +167,10 @@ void BM_InitialSync100kEntries(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     auto fresh = std::make_unique<Node>("fresh");
-    auto grant = full.engine->GrantSpace(full.engine->device().personal_space, fresh->engine->card());
-    if (!grant.ok() || !fresh->engine->AcceptSpace(*grant, full.engine->card(), true).ok()) std::abort();
+    auto grant =
+        full.engine->GrantSpace(full.engine->device().personal_space, fresh->engine->card());
+    if (!grant.ok() || !fresh->engine->AcceptSpace(*grant, full.engine->card(), true).ok())
+      std::abort();
     std::unique_ptr<plugin::Host> host;
     if (variant > 0) {
       plugin::HostOptions options;
@@ -183,13 +187,17 @@ void BM_InitialSync100kEntries(benchmark::State& state) {
     state.ResumeTiming();
     sync::DialResult result = fresh->Dial(address);
     state.PauseTiming();
-    if (result.session.reason != sync::EndReason::kCompleted) state.SkipWithError(result.status.ToString().c_str());
+    if (result.session.reason != sync::EndReason::kCompleted)
+      state.SkipWithError(result.status.ToString().c_str());
     if (host) {
       const auto start = std::chrono::steady_clock::now();
       if (!host->CatchUp().ok()) state.SkipWithError("catch up failed");
-      catch_up_ms += std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+      catch_up_ms +=
+          std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+              .count();
       auto rows = host->ViewRows("org.kindred.stats", "weekly");
-      if (!rows.ok() || rows->size() != kEntries / 10) state.SkipWithError("the stats view is incomplete");
+      if (!rows.ok() || rows->size() != kEntries / 10)
+        state.SkipWithError("the stats view is incomplete");
     }
     host.reset();
     fresh.reset();

@@ -14,7 +14,7 @@
 namespace kindred::plugin {
 namespace {
 
-constexpr size_t kViewBatch = 256;             // records per update_view call
+constexpr size_t kViewBatch = 256;  // records per update_view call
 constexpr size_t kMaxViewKeyBytes = 1024;
 constexpr size_t kMaxViewValueBytes = 1 << 20;
 constexpr size_t kMaxReasonBytes = 300;
@@ -54,18 +54,19 @@ void Reply(const kindred_sink* out, const std::string& bytes) {
   }
 }
 
-kindred_plugin_status Refuse(const kindred_sink* out, kindred_plugin_status code, const std::string& why) {
+kindred_plugin_status Refuse(const kindred_sink* out, kindred_plugin_status code,
+                             const std::string& why) {
   Reply(out, why);
   return code;
 }
 
 // A collection a plugin may read or write, as the host resolves it.
 struct Access {
-  std::string engine_name;                     // "journal", "<id>/<name>"
-  std::string shown_name;                      // how the plugin names it
-  const pv1::CollectionSpec* spec = nullptr;   // the owning plugin's spec; null for Kindred's own
+  std::string engine_name;                    // "journal", "<id>/<name>"
+  std::string shown_name;                     // how the plugin names it
+  const pv1::CollectionSpec* spec = nullptr;  // the owning plugin's spec; null for Kindred's own
   bool own = false;
-  bool plugin_owned = false;                   // a plugin's collection (own or another's)
+  bool plugin_owned = false;  // a plugin's collection (own or another's)
   pv1::ReadScope scope = pv1::READ_SCOPE_PRIVATE_TOO;
 };
 
@@ -164,15 +165,19 @@ class HostImpl final : public Host {
     return registry_.Describe(disabled_);
   }
 
-  Result<v1::CommandResponse> RunCommand(const std::string& id, v1::CommandRequest request) override {
+  Result<v1::CommandResponse> RunCommand(const std::string& id,
+                                         v1::CommandRequest request) override {
     Instance* inst = Find(id);
     if (inst == nullptr) return Status::NotFound("no plugin " + id);
     if (!inst->enabled) return DisabledStatus(*inst);
     const pv1::CommandSpec* spec = nullptr;
     for (const auto& c : inst->module->manifest.commands()) {
-      if (std::equal(c.path().begin(), c.path().end(), request.path().begin(), request.path().end())) spec = &c;
+      if (std::equal(c.path().begin(), c.path().end(), request.path().begin(),
+                     request.path().end()))
+        spec = &c;
     }
-    if (spec == nullptr) return Status::InvalidArgument("the plugin " + id + " has no such command");
+    if (spec == nullptr)
+      return Status::InvalidArgument("the plugin " + id + " has no such command");
     KINDRED_RETURN_IF_ERROR(Refresh(*inst));
 
     auto* env = request.mutable_env();
@@ -185,10 +190,12 @@ class HostImpl final : public Host {
     localtime_r(&secs, &local);
     env->set_utc_offset_seconds(static_cast<int32_t>(local.tm_gmtoff));
 
-    auto bytes = Call(*inst, "run_command", inst->module->api->run_command, request.SerializeAsString());
+    auto bytes =
+        Call(*inst, "run_command", inst->module->api->run_command, request.SerializeAsString());
     if (!bytes.ok()) return bytes.status();
     v1::CommandResponse response;
-    if (!response.ParseFromString(*bytes)) return Broke(*inst, "returned malformed bytes from run_command");
+    if (!response.ParseFromString(*bytes))
+      return Broke(*inst, "returned malformed bytes from run_command");
     for (const auto& file : response.files()) {
       bool allowed = false;
       for (const auto& o : spec->options()) {
@@ -249,16 +256,15 @@ class HostImpl final : public Host {
     return Status::Ok();
   }
 
-  Result<std::vector<std::pair<std::string, std::string>>> ViewRows(const std::string& id,
-                                                                    const std::string& view) override {
+  Result<std::vector<std::pair<std::string, std::string>>> ViewRows(
+      const std::string& id, const std::string& view) override {
     Instance* inst = Find(id);
     if (inst == nullptr) return Status::NotFound("no plugin " + id);
     for (const auto& v : inst->module->manifest.views()) {
       if (v.name() != view) continue;
       std::vector<std::pair<std::string, std::string>> rows;
-      options_.views->With(ViewKey{id, view, v.version()}, [&](ViewData& d) {
-        rows.assign(d.rows.begin(), d.rows.end());
-      });
+      options_.views->With(ViewKey{id, view, v.version()},
+                           [&](ViewData& d) { rows.assign(d.rows.begin(), d.rows.end()); });
       return rows;
     }
     return Status::NotFound("the plugin " + id + " has no view " + view);
@@ -271,7 +277,8 @@ class HostImpl final : public Host {
 
   // Calls `fn` with `request`; returns the bytes it wrote. On a failure or a
   // broken rule, disables the plugin and returns Internal naming it.
-  Result<std::string> Call(Instance& inst, const char* what, PluginFn fn, const std::string& request) {
+  Result<std::string> Call(Instance& inst, const char* what, PluginFn fn,
+                           const std::string& request) {
     Collected out;
     kindred_sink sink = out.sink();
     kindred_plugin_status status;
@@ -282,8 +289,9 @@ class HostImpl final : public Host {
       usable = inst.enabled && inst.handle != nullptr;
       if (usable) {
         inst.in_call = true;
-      inst.violation.clear();
-        status = fn(inst.handle, reinterpret_cast<const uint8_t*>(request.data()), request.size(), &sink);
+        inst.violation.clear();
+        status = fn(inst.handle, reinterpret_cast<const uint8_t*>(request.data()), request.size(),
+                    &sink);
         inst.in_call = false;
         violation = std::move(inst.violation);
       }
@@ -291,20 +299,25 @@ class HostImpl final : public Host {
     if (!usable) return DisabledStatus(inst);
     if (!violation.empty()) return Broke(inst, violation);
     if (status != KINDRED_PLUGIN_OK) {
-      std::string why = std::string("failed in ") + what;
-      if (!out.bytes.empty()) why += ": " + Clip(out.bytes);
-      return Broke(inst, why);
+      // The plugin's own message is shown, never remembered.
+      return Broke(inst, std::string("failed in ") + what,
+                   out.bytes.empty() ? "" : ": " + Clip(out.bytes));
     }
     return std::move(out.bytes);
   }
 
   // Disables the plugin for `why` and returns the error that says so.
-  Status Broke(Instance& inst, const std::string& why) {
+  // `why` is the host's account (remembered in the state file); `detail`,
+  // what the plugin said, only goes into the returned message.
+  Status Broke(Instance& inst, const std::string& why, const std::string& detail = "") {
     {
       std::lock_guard<std::mutex> lock(state_mu_);
       DisableLocked(inst, why);
     }
-    return Status::Internal("the plugin " + inst.id() + " " + why + "; Kindred refused it and disabled the plugin (`kindred plugins enable " + inst.id() + "` turns it back on)");
+    return Status::Internal(
+        "the plugin " + inst.id() + " " + why + detail +
+        "; Kindred refused it and disabled the plugin (`kindred plugins enable " + inst.id() +
+        "` turns it back on)");
   }
 
   Status DisabledStatus(Instance& inst) {
@@ -312,7 +325,8 @@ class HostImpl final : public Host {
     auto it = disabled_.find(inst.id());
     std::string why = it == disabled_.end() ? "" : " (" + it->second + ")";
     return Status::FailedPrecondition("the plugin " + inst.id() + " is disabled" + why +
-                                      "; `kindred plugins enable " + inst.id() + "` turns it back on");
+                                      "; `kindred plugins enable " + inst.id() +
+                                      "` turns it back on");
   }
 
   // REQUIRES: state_mu_ held (or the host not yet shared).
@@ -362,7 +376,8 @@ class HostImpl final : public Host {
       // Another plugin's collection is read with that plugin's merge rules.
       size_t slash = g.collection().find('/');
       if (slash != std::string::npos) {
-        a.engine_name = EngineCollection(g.collection().substr(0, slash), g.collection().substr(slash + 1));
+        a.engine_name =
+            EngineCollection(g.collection().substr(0, slash), g.collection().substr(slash + 1));
         a.plugin_owned = true;
         if (const Module* owner = registry_.Find(g.collection().substr(0, slash))) {
           for (const auto& c : owner->manifest.collections()) {
@@ -418,7 +433,8 @@ class HostImpl final : public Host {
       if (!visibility.Allows(a, r)) return true;
       return fn(r, ToPluginRecord(r, a.spec, a.shown_name, Author(r.created_by, &authors)));
     };
-    if (!list_field.empty()) return engine_.ScanByListItem(Space(), a.engine_name, list_field, item, visit);
+    if (!list_field.empty())
+      return engine_.ScanByListItem(Space(), a.engine_name, list_field, item, visit);
     return engine_.Scan(Space(), a.engine_name, visit);
   }
 
@@ -428,32 +444,42 @@ class HostImpl final : public Host {
 
   // Records a broken rule: the call fails, and the plugin is disabled when
   // the host's call into it returns.
-  static kindred_plugin_status Violation(Instance& inst, const kindred_sink* out, const std::string& why) {
+  static kindred_plugin_status Violation(Instance& inst, const kindred_sink* out,
+                                         const std::string& why) {
     if (inst.violation.empty()) inst.violation = why;
     return Refuse(out, KINDRED_PLUGIN_PERMISSION_DENIED, why);
   }
 
-  static kindred_plugin_status QueryCall(void* ctx, const uint8_t* in, size_t size, const kindred_sink* out) {
+  static kindred_plugin_status QueryCall(void* ctx, const uint8_t* in, size_t size,
+                                         const kindred_sink* out) {
     Instance& inst = *Caller(ctx);
-    if (!inst.in_call) return Refuse(out, KINDRED_PLUGIN_FAILED, "the host may only be called during a call into the plugin");
+    if (!inst.in_call)
+      return Refuse(out, KINDRED_PLUGIN_FAILED,
+                    "the host may only be called during a call into the plugin");
     try {
       return inst.host->OnQuery(inst, in, size, out);
     } catch (const std::exception& e) {
       return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
     }
   }
-  static kindred_plugin_status CommitCall(void* ctx, const uint8_t* in, size_t size, const kindred_sink* out) {
+  static kindred_plugin_status CommitCall(void* ctx, const uint8_t* in, size_t size,
+                                          const kindred_sink* out) {
     Instance& inst = *Caller(ctx);
-    if (!inst.in_call) return Refuse(out, KINDRED_PLUGIN_FAILED, "the host may only be called during a call into the plugin");
+    if (!inst.in_call)
+      return Refuse(out, KINDRED_PLUGIN_FAILED,
+                    "the host may only be called during a call into the plugin");
     try {
       return inst.host->OnCommit(inst, in, size, out);
     } catch (const std::exception& e) {
       return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
     }
   }
-  static kindred_plugin_status ReadViewCall(void* ctx, const uint8_t* in, size_t size, const kindred_sink* out) {
+  static kindred_plugin_status ReadViewCall(void* ctx, const uint8_t* in, size_t size,
+                                            const kindred_sink* out) {
     Instance& inst = *Caller(ctx);
-    if (!inst.in_call) return Refuse(out, KINDRED_PLUGIN_FAILED, "the host may only be called during a call into the plugin");
+    if (!inst.in_call)
+      return Refuse(out, KINDRED_PLUGIN_FAILED,
+                    "the host may only be called during a call into the plugin");
     try {
       return inst.host->OnReadView(inst, in, size, out);
     } catch (const std::exception& e) {
@@ -461,13 +487,16 @@ class HostImpl final : public Host {
     }
   }
 
-  kindred_plugin_status OnQuery(Instance& inst, const uint8_t* in, size_t size, const kindred_sink* out) {
+  kindred_plugin_status OnQuery(Instance& inst, const uint8_t* in, size_t size,
+                                const kindred_sink* out) {
     pv1::QueryRequest q;
-    if (!q.ParseFromArray(in, static_cast<int>(size))) return Violation(inst, out, "sent malformed bytes to query");
+    if (!q.ParseFromArray(in, static_cast<int>(size)))
+      return Violation(inst, out, "sent malformed bytes to query");
     auto it = inst.readable.find(q.collection());
     if (it == inst.readable.end()) {
-      return Violation(inst, out, "asked to read " + q.collection().substr(0, 200) +
-                                      ", which its manifest does not grant");
+      return Violation(
+          inst, out,
+          "asked to read " + q.collection().substr(0, 200) + ", which its manifest does not grant");
     }
     const Access& a = it->second;
     pv1::QueryResponse response;
@@ -476,14 +505,16 @@ class HostImpl final : public Host {
       if (r.ok()) {
         Visibility visibility(engine_, Space());
         if (visibility.Allows(a, *r)) {
-          *response.add_records() = ToPluginRecord(*r, a.spec, a.shown_name, engine_.MemberName(r->created_by));
+          *response.add_records() =
+              ToPluginRecord(*r, a.spec, a.shown_name, engine_.MemberName(r->created_by));
         }
       } else if (r.status().code() != StatusCode::kNotFound) {
         return Refuse(out, KINDRED_PLUGIN_FAILED, r.status().message());
       }
     } else {
       if (q.list_field().empty() != q.item().empty()) {
-        return Refuse(out, KINDRED_PLUGIN_INVALID_ARGUMENT, "a query needs both list_field and item, or neither");
+        return Refuse(out, KINDRED_PLUGIN_INVALID_ARGUMENT,
+                      "a query needs both list_field and item, or neither");
       }
       Status s = Visit(a, q.list_field(), q.item(), [&](const Record&, pv1::Record&& r) {
         *response.add_records() = std::move(r);
@@ -495,29 +526,36 @@ class HostImpl final : public Host {
     return KINDRED_PLUGIN_OK;
   }
 
-  kindred_plugin_status OnCommit(Instance& inst, const uint8_t* in, size_t size, const kindred_sink* out) {
+  kindred_plugin_status OnCommit(Instance& inst, const uint8_t* in, size_t size,
+                                 const kindred_sink* out) {
     pv1::CommitRequest request;
-    if (!request.ParseFromArray(in, static_cast<int>(size))) return Violation(inst, out, "sent malformed bytes to commit");
+    if (!request.ParseFromArray(in, static_cast<int>(size)))
+      return Violation(inst, out, "sent malformed bytes to commit");
     std::vector<Mutation> mutations;
     for (const auto& change : request.changes()) {
       auto it = inst.readable.find(change.collection());
       if (it == inst.readable.end() || !it->second.own) {
-        return Violation(inst, out, "tried to write to " + change.collection().substr(0, 200) +
-                                        ", a collection it does not own");
+        return Violation(inst, out,
+                         "tried to write to " + change.collection().substr(0, 200) +
+                             ", a collection it does not own");
       }
       const Access& a = it->second;
       std::optional<Record> current;
       if (change.kind() == pv1::CHANGE_KIND_UPDATE) {
         auto r = engine_.Get(Space(), a.engine_name, change.id());
         if (!r.ok()) {
-          return Refuse(out, r.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND : KINDRED_PLUGIN_FAILED,
+          return Refuse(out,
+                        r.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND
+                                                                   : KINDRED_PLUGIN_FAILED,
                         "no " + a.shown_name + " record " + change.id().substr(0, 64));
         }
         current = std::move(*r);
       }
-      auto m = ToMutation(change, a.engine_name, *a.spec, engine_.device().id, options_.clock->NowMicros(),
-                          current ? &*current : nullptr);
-      if (!m.ok()) return Violation(inst, out, "asked for a change the manifest does not allow: " + m.status().message());
+      auto m = ToMutation(change, a.engine_name, *a.spec, engine_.device().id,
+                          options_.clock->NowMicros(), current ? &*current : nullptr);
+      if (!m.ok())
+        return Violation(inst, out,
+                         "asked for a change the manifest does not allow: " + m.status().message());
       mutations.push_back(std::move(*m));
     }
     if (mutations.empty()) {
@@ -526,7 +564,9 @@ class HostImpl final : public Host {
     }
     auto ids = engine_.Commit(Space(), mutations);
     if (!ids.ok()) {
-      return Refuse(out, ids.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND : KINDRED_PLUGIN_FAILED,
+      return Refuse(out,
+                    ids.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND
+                                                                 : KINDRED_PLUGIN_FAILED,
                     ids.status().message());
     }
     pv1::CommitResponse response;
@@ -535,20 +575,26 @@ class HostImpl final : public Host {
     return KINDRED_PLUGIN_OK;
   }
 
-  kindred_plugin_status OnReadView(Instance& inst, const uint8_t* in, size_t size, const kindred_sink* out) {
+  kindred_plugin_status OnReadView(Instance& inst, const uint8_t* in, size_t size,
+                                   const kindred_sink* out) {
     pv1::ReadViewRequest request;
-    if (!request.ParseFromArray(in, static_cast<int>(size))) return Violation(inst, out, "sent malformed bytes to read_view");
+    if (!request.ParseFromArray(in, static_cast<int>(size)))
+      return Violation(inst, out, "sent malformed bytes to read_view");
     const pv1::ViewSpec* spec = nullptr;
     for (const auto& v : inst.module->manifest.views()) {
       if (v.name() == request.view()) spec = &v;
     }
     if (spec == nullptr) {
-      return Violation(inst, out, "asked to read the view " + request.view().substr(0, 64) + ", which it does not declare");
+      return Violation(
+          inst, out,
+          "asked to read the view " + request.view().substr(0, 64) + ", which it does not declare");
     }
     pv1::ReadViewResponse response;
     options_.views->With(ViewKey{inst.id(), spec->name(), spec->version()}, [&](ViewData& d) {
       for (auto it = d.rows.lower_bound(request.prefix());
-           it != d.rows.end() && it->first.compare(0, request.prefix().size(), request.prefix()) == 0; ++it) {
+           it != d.rows.end() &&
+           it->first.compare(0, request.prefix().size(), request.prefix()) == 0;
+           ++it) {
         auto* row = response.add_rows();
         row->set_key(it->first);
         row->set_value(it->second);
@@ -576,7 +622,8 @@ class HostImpl final : public Host {
     while (!stop_) {
       worker_cv_.wait(lock, [&] { return stop_ || dirty_; });
       while (!stop_) {
-        const auto deadline = std::min(last_change_ + options_.settle, first_change_ + options_.max_delay);
+        const auto deadline =
+            std::min(last_change_ + options_.settle, first_change_ + options_.max_delay);
         if (std::chrono::steady_clock::now() >= deadline) break;
         worker_cv_.wait_until(lock, deadline);
       }
@@ -631,12 +678,15 @@ class HostImpl final : public Host {
       request.set_rebuild(first && rebuild);
       for (auto& r : batch) *request.add_records() = std::move(r);
       first = false;
-      auto bytes = Call(inst, "update_view", inst.module->api->update_view, request.SerializeAsString());
+      auto bytes =
+          Call(inst, "update_view", inst.module->api->update_view, request.SerializeAsString());
       if (!bytes.ok()) return bytes.status();
       pv1::ViewUpdateResponse response;
-      if (!response.ParseFromString(*bytes)) return Broke(inst, "returned malformed bytes from update_view");
+      if (!response.ParseFromString(*bytes))
+        return Broke(inst, "returned malformed bytes from update_view");
       for (const auto& row : response.put()) {
-        if (row.key().empty() || row.key().size() > kMaxViewKeyBytes || row.value().size() > kMaxViewValueBytes) {
+        if (row.key().empty() || row.key().size() > kMaxViewKeyBytes ||
+            row.value().size() > kMaxViewValueBytes) {
           return Broke(inst, "returned a view row with an empty or oversized key or value");
         }
       }
@@ -644,8 +694,10 @@ class HostImpl final : public Host {
         for (const auto& k : response.remove()) d.rows.erase(k);
         for (const auto& row : response.put()) d.rows[row.key()] = row.value();
         for (const auto& [k, digest] : digests) {
-          if (digest == 0) d.seen.erase(k);
-          else d.seen[k] = digest;
+          if (digest == 0)
+            d.seen.erase(k);
+          else
+            d.seen[k] = digest;
         }
       });
       batch.clear();
@@ -659,21 +711,22 @@ class HostImpl final : public Host {
       if (it == inst.readable.end()) continue;  // checked by ValidateManifest
       const Access& a = it->second;
       Status inner;
-      Status s = Visit(a, source.list_field(), source.item(), [&](const Record& r, pv1::Record&& pr) {
-        std::string k = a.engine_name + "\n" + r.id;
-        if (present.count(k)) return true;  // two sources with the same record
-        const uint64_t digest = Digest(pr.SerializeAsString());
-        auto old = seen.find(k);
-        present.insert(k);
-        if (old != seen.end() && old->second == digest) return true;
-        batch.push_back(std::move(pr));
-        digests.emplace_back(std::move(k), digest);
-        if (batch.size() >= kViewBatch) {
-          inner = flush();
-          return inner.ok();
-        }
-        return true;
-      });
+      Status s =
+          Visit(a, source.list_field(), source.item(), [&](const Record& r, pv1::Record&& pr) {
+            std::string k = a.engine_name + "\n" + r.id;
+            if (present.count(k)) return true;  // two sources with the same record
+            const uint64_t digest = Digest(pr.SerializeAsString());
+            auto old = seen.find(k);
+            present.insert(k);
+            if (old != seen.end() && old->second == digest) return true;
+            batch.push_back(std::move(pr));
+            digests.emplace_back(std::move(k), digest);
+            if (batch.size() >= kViewBatch) {
+              inner = flush();
+              return inner.ok();
+            }
+            return true;
+          });
       KINDRED_RETURN_IF_ERROR(inner);
       KINDRED_RETURN_IF_ERROR(s);
     }
@@ -709,15 +762,16 @@ class HostImpl final : public Host {
 
   std::mutex worker_mu_;
   std::condition_variable worker_cv_;
-  bool stop_ = false;   // GUARDED_BY(worker_mu_)
-  bool dirty_ = false;  // GUARDED_BY(worker_mu_)
+  bool stop_ = false;                                                 // GUARDED_BY(worker_mu_)
+  bool dirty_ = false;                                                // GUARDED_BY(worker_mu_)
   std::chrono::steady_clock::time_point first_change_, last_change_;  // GUARDED_BY(worker_mu_)
   std::thread worker_;
 };
 
 }  // namespace
 
-Result<std::unique_ptr<Host>> Host::Create(Engine& engine, const Registry& registry, HostOptions options) {
+Result<std::unique_ptr<Host>> Host::Create(Engine& engine, const Registry& registry,
+                                           HostOptions options) {
   auto host = std::make_unique<HostImpl>(engine, registry, std::move(options));
   KINDRED_RETURN_IF_ERROR(host->Start());
   return std::unique_ptr<Host>(std::move(host));

@@ -27,11 +27,16 @@ void ToProto(const Value& v, pv1::Value* out) {
 
 Result<Value> FromProto(const pv1::Value& v) {
   switch (v.kind_case()) {
-    case pv1::Value::kText: return Value(v.text());
-    case pv1::Value::kInteger: return Value(v.integer());
-    case pv1::Value::kList: return Value(std::vector<std::string>(v.list().items().begin(), v.list().items().end()));
-    case pv1::Value::kFlag: return Value(v.flag());
-    default: return Value(std::monostate{});
+    case pv1::Value::kText:
+      return Value(v.text());
+    case pv1::Value::kInteger:
+      return Value(v.integer());
+    case pv1::Value::kList:
+      return Value(std::vector<std::string>(v.list().items().begin(), v.list().items().end()));
+    case pv1::Value::kFlag:
+      return Value(v.flag());
+    default:
+      return Value(std::monostate{});
   }
 }
 
@@ -39,7 +44,8 @@ Result<Value> FromProto(const pv1::Value& v) {
 std::map<std::string, const Value*> Parts(const Record& r, const std::string& field) {
   std::map<std::string, const Value*> out;
   const std::string prefix = field + "#";
-  for (auto it = r.fields.lower_bound(prefix); it != r.fields.end() && it->first.rfind(prefix, 0) == 0; ++it) {
+  for (auto it = r.fields.lower_bound(prefix);
+       it != r.fields.end() && it->first.rfind(prefix, 0) == 0; ++it) {
     out[it->first.substr(prefix.size())] = &it->second;
   }
   return out;
@@ -52,7 +58,7 @@ std::string TextOf(const Value* v) {
 
 struct SetPart {
   std::vector<std::pair<std::string, std::string>> adds;  // (tag, item)
-  std::vector<std::string> removes;                        // tags
+  std::vector<std::string> removes;                       // tags
 };
 
 SetPart ParseSetPart(const std::string& text) {
@@ -120,7 +126,8 @@ std::vector<std::string> MergedAppend(const Record& r, const std::string& field)
   std::vector<std::tuple<int64_t, std::string, size_t, std::string>> all;
   for (const auto& [device, value] : Parts(r, field)) {
     AppendPart part = ParseAppendPart(TextOf(value));
-    for (size_t i = 0; i < part.size(); ++i) all.emplace_back(part[i].first, device, i, part[i].second);
+    for (size_t i = 0; i < part.size(); ++i)
+      all.emplace_back(part[i].first, device, i, part[i].second);
   }
   std::sort(all.begin(), all.end());
   std::vector<std::string> out;
@@ -182,7 +189,8 @@ pv1::Record ToPluginRecord(const Record& r, const pv1::CollectionSpec* spec,
         if (it == r.fields.end()) continue;
         ToProto(it->second, field.mutable_value());
         auto c = r.conflicts.find(fs.name());
-        if (fs.rule() == pv1::MERGE_RULE_KEEP_BOTH && c != r.conflicts.end() && c->second.size() > 1) {
+        if (fs.rule() == pv1::MERGE_RULE_KEEP_BOTH && c != r.conflicts.end() &&
+            c->second.size() > 1) {
           for (const auto& v : c->second) {
             if (const auto* s = std::get_if<std::string>(&v.value)) field.add_versions(*s);
           }
@@ -202,7 +210,8 @@ pv1::Record ToPluginRecord(const Record& r, const pv1::CollectionSpec* spec,
         for (auto& item : MergedAppend(r, fs.name())) list->add_items(std::move(item));
         break;
       }
-      default: continue;
+      default:
+        continue;
     }
     *out.add_fields() = std::move(field);
   }
@@ -222,11 +231,14 @@ Result<Mutation> ToMutation(const pv1::Change& change, const std::string& engine
     return Status::InvalidArgument("a change has no kind (create, update or delete)");
   }
   if (!create && change.id().empty()) return Status::InvalidArgument("an update names no record");
-  if (create && !change.id().empty()) return Status::InvalidArgument("a create names an id; the engine gives one");
+  if (create && !change.id().empty())
+    return Status::InvalidArgument("a create names an id; the engine gives one");
 
   std::map<std::string, Value> fields;
-  if (create) fields[kSharedField] = change.visibility() == pv1::VISIBILITY_SHARED;
-  else if (change.visibility() != pv1::VISIBILITY_UNCHANGED) fields[kSharedField] = change.visibility() == pv1::VISIBILITY_SHARED;
+  if (create)
+    fields[kSharedField] = change.visibility() == pv1::VISIBILITY_SHARED;
+  else if (change.visibility() != pv1::VISIBILITY_UNCHANGED)
+    fields[kSharedField] = change.visibility() == pv1::VISIBILITY_SHARED;
 
   // Per-device parts being built, starting from what this device wrote before.
   std::map<std::string, SetPart> sets;
@@ -243,14 +255,18 @@ Result<Mutation> ToMutation(const pv1::Change& change, const std::string& engine
     for (const auto& f : spec.fields()) {
       if (f.name() == w.name()) fs = &f;
     }
-    if (fs == nullptr) return Denied("wrote the field " + w.name().substr(0, 64) + ", which the manifest does not declare for " + spec.name());
+    if (fs == nullptr)
+      return Denied("wrote the field " + w.name().substr(0, 64) +
+                    ", which the manifest does not declare for " + spec.name());
     const bool has_set = w.has_set() && w.set().kind_case() != pv1::Value::KIND_NOT_SET;
     const bool has_items = w.add_items_size() > 0 || w.remove_items_size() > 0;
-    const std::string what = spec.name() + "." + w.name() + " (" + std::string(MergeRuleName(fs->rule())) + ")";
+    const std::string what =
+        spec.name() + "." + w.name() + " (" + std::string(MergeRuleName(fs->rule())) + ")";
     switch (fs->rule()) {
       case pv1::MERGE_RULE_LAST_WRITER_WINS:
       case pv1::MERGE_RULE_KEEP_BOTH: {
-        if (!has_set || has_items || w.add() != 0) return Denied("wrote " + what + " other than by setting its value");
+        if (!has_set || has_items || w.add() != 0)
+          return Denied("wrote " + what + " other than by setting its value");
         if (fs->rule() == pv1::MERGE_RULE_KEEP_BOTH && !w.set().has_text()) {
           return Status::InvalidArgument("set " + what + " to a value that is not text");
         }
@@ -268,7 +284,8 @@ Result<Mutation> ToMutation(const pv1::Change& change, const std::string& engine
         break;
       }
       case pv1::MERGE_RULE_ADD_WINS_SET: {
-        if (has_set || w.add() != 0) return Denied("wrote " + what + " other than by adding or removing items");
+        if (has_set || w.add() != 0)
+          return Denied("wrote " + what + " other than by adding or removing items");
         auto [it, fresh] = sets.try_emplace(w.name());
         if (fresh) it->second = ParseSetPart(TextOf(own_value(w.name())));
         SetPart& part = it->second;
@@ -286,7 +303,8 @@ Result<Mutation> ToMutation(const pv1::Change& change, const std::string& engine
             if (gone.count(item)) part.removes.push_back(tag);
           }
           std::sort(part.removes.begin(), part.removes.end());
-          part.removes.erase(std::unique(part.removes.begin(), part.removes.end()), part.removes.end());
+          part.removes.erase(std::unique(part.removes.begin(), part.removes.end()),
+                             part.removes.end());
         }
         const std::string device_hex = ToHex(device.bytes()).substr(0, 8);
         for (const auto& item : w.add_items()) {
@@ -295,7 +313,8 @@ Result<Mutation> ToMutation(const pv1::Change& change, const std::string& engine
         break;
       }
       case pv1::MERGE_RULE_APPEND_ONLY: {
-        if (has_set || w.add() != 0 || w.remove_items_size() > 0) return Denied("wrote " + what + " other than by appending");
+        if (has_set || w.add() != 0 || w.remove_items_size() > 0)
+          return Denied("wrote " + what + " other than by appending");
         auto [it, fresh] = appends.try_emplace(w.name());
         if (fresh) it->second = ParseAppendPart(TextOf(own_value(w.name())));
         for (const auto& item : w.add_items()) it->second.emplace_back(now_micros, item);

@@ -46,8 +46,8 @@ Result<pv1::Manifest> ReadManifest(const kindred_plugin_api* api, std::string_vi
   if (api->abi_version != KINDRED_PLUGIN_ABI_VERSION) {
     return Status::FailedPrecondition(
         who + " was built for plugin ABI version " + std::to_string(api->abi_version) +
-        ", but this Kindred speaks plugin ABI version " + std::to_string(KINDRED_PLUGIN_ABI_VERSION) +
-        "; rebuild it against this Kindred's SDK");
+        ", but this Kindred speaks plugin ABI version " +
+        std::to_string(KINDRED_PLUGIN_ABI_VERSION) + "; rebuild it against this Kindred's SDK");
   }
   if (api->struct_size < kMinPluginApiSize) {
     return Status::InvalidArgument(who + "'s plugin table is " + std::to_string(api->struct_size) +
@@ -91,8 +91,9 @@ Status Registry::Add(std::string source, const kindred_plugin_api* api, std::str
   auto manifest = ReadManifest(api, what);
   if (!manifest.ok()) return Fail(std::move(source), manifest.status());
   if (Find(manifest->id())) {
-    return Fail(std::move(source), Status::AlreadyExists("the plugin " + manifest->id() + " (" +
-                                                         std::string(what) + ") is already loaded"));
+    return Fail(std::move(source),
+                Status::AlreadyExists("the plugin " + manifest->id() + " (" + std::string(what) +
+                                      ") is already loaded"));
   }
   // A command's first word belongs to one plugin.
   std::set<std::string> mine;
@@ -103,8 +104,8 @@ Status Registry::Add(std::string source, const kindred_plugin_api* api, std::str
       if (mine.count(c.path(0))) {
         return Fail(std::move(source),
                     Status::AlreadyExists("the plugin " + manifest->id() + " adds the command '" +
-                                          c.path(0) + "', which the plugin " + other->manifest.id() +
-                                          " already adds"));
+                                          c.path(0) + "', which the plugin " +
+                                          other->manifest.id() + " already adds"));
       }
     }
   }
@@ -117,7 +118,8 @@ Status Registry::Add(std::string source, const kindred_plugin_api* api, std::str
 }
 
 Status Registry::AddBuiltin(kindred_plugin_entry_fn entry) {
-  if (entry == nullptr) return Fail("built-in", Status::InvalidArgument("a built-in plugin has no entry point"));
+  if (entry == nullptr)
+    return Fail("built-in", Status::InvalidArgument("a built-in plugin has no entry point"));
   return Add("built-in", entry(), "a built-in plugin");
 }
 
@@ -140,8 +142,9 @@ Status Registry::LoadLibrary(const std::string& path) {
   dlerror();
   void* symbol = dlsym(library->handle, KINDRED_PLUGIN_ENTRY_SYMBOL);
   if (symbol == nullptr) {
-    return Fail(absolute, Status::InvalidArgument(absolute + " is not a Kindred plugin: it exports no " +
-                                                  KINDRED_PLUGIN_ENTRY_SYMBOL));
+    return Fail(absolute,
+                Status::InvalidArgument(absolute + " is not a Kindred plugin: it exports no " +
+                                        KINDRED_PLUGIN_ENTRY_SYMBOL));
   }
   auto entry = reinterpret_cast<kindred_plugin_entry_fn>(symbol);
   libraries_.push_back(std::move(library));

@@ -22,10 +22,10 @@ namespace kindred::plugin {
 // One plugin the registry knows, loaded or not. Value-like; owned by the
 // registry.
 struct Module {
-  std::string source;                     // "built-in", or the library's path
+  std::string source;                       // "built-in", or the library's path
   const kindred_plugin_api* api = nullptr;  // null when it failed to load
-  pv1::Manifest manifest;                  // valid when api is set
-  std::string error;                       // why it failed to load ("" when it loaded)
+  pv1::Manifest manifest;                   // valid when api is set
+  std::string error;                        // why it failed to load ("" when it loaded)
 
   bool loaded() const { return api != nullptr; }
   // The id, or for a library that failed before saying it, its file name.

@@ -33,8 +33,9 @@ class GratitudePlugin final : public kp::Plugin {
     kp::Manifest m{"org.kindred.gratitude", "1.0.0",
                    "Gratitude notes, shared with your partner: noticing the small efforts"};
     m.Collection(kNotes).Field("text", kp::MergeRule::kKeepBoth);
-    m.Command({"gratitude", "add"},
-              "Write down something you are grateful for (shared with your partner unless --private)")
+    m.Command(
+         {"gratitude", "add"},
+         "Write down something you are grateful for (shared with your partner unless --private)")
         .Rest("text", "What you are grateful for")
         .Flag("private", "Keep this note to yourself");
     m.Command({"gratitude", "list"}, "Your gratitude notes and your partner's, oldest first")
@@ -53,7 +54,8 @@ class GratitudePlugin final : public kp::Plugin {
     if (text.find_first_not_of(" \t\n") == std::string::npos) {
       return kp::CommandResult::Usage("the note is empty; say what you are grateful for");
     }
-    if (text.size() > kMaxTextBytes) return kp::CommandResult::Usage("the note is longer than 4000 bytes");
+    if (text.size() > kMaxTextBytes)
+      return kp::CommandResult::Usage("the note is longer than 4000 bytes");
     const bool shared = !command.Has("private");
     auto id = host.Commit(kp::Change::Create(kNotes).Shared(shared).Set("text", text));
     if (!id.ok()) {

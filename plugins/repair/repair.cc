@@ -31,7 +31,9 @@ std::string Duration(int64_t micros) {
   if (minutes < 1) return "under a minute";
   if (minutes < 60) return std::to_string(minutes) + "m";
   const int64_t hours = minutes / 60;
-  if (hours < 48) return std::to_string(hours) + "h" + (minutes % 60 ? " " + std::to_string(minutes % 60) + "m" : "");
+  if (hours < 48)
+    return std::to_string(hours) + "h" +
+           (minutes % 60 ? " " + std::to_string(minutes % 60) + "m" : "");
   return std::to_string(hours / 24) + " days";
 }
 
@@ -88,7 +90,8 @@ json Summary(const Repair& r) {
               {"status", r.resolved ? "resolved" : "open"},
               {"opened", FormatIsoLocal(r.opened)},
               {"resolved", r.resolved ? json(FormatIsoLocal(r.resolved_at)) : json(nullptr)},
-              {"seconds_to_repair", r.resolved ? json((r.resolved_at - r.opened) / 1000000) : json(nullptr)},
+              {"seconds_to_repair",
+               r.resolved ? json((r.resolved_at - r.opened) / 1000000) : json(nullptr)},
               {"opened_by", r.opened_by},
               {"note_count", r.notes.size()},
               {"agreement_count", r.agreements.size()}};
@@ -97,8 +100,9 @@ json Summary(const Repair& r) {
 class RepairPlugin final : public kp::Plugin {
  public:
   kp::Manifest Describe() const override {
-    kp::Manifest m{"org.kindred.repair", "1.0.0",
-                   "Repair after conflict: I-statements, listening, agreements, and time to repair"};
+    kp::Manifest m{
+        "org.kindred.repair", "1.0.0",
+        "Repair after conflict: I-statements, listening, agreements, and time to repair"};
     m.Collection(kConflicts)
         .Field("topic", kp::MergeRule::kKeepBoth)
         .Field("status", kp::MergeRule::kLastWriterWins)
@@ -108,7 +112,8 @@ class RepairPlugin final : public kp::Plugin {
         .Field("agreements", kp::MergeRule::kAppendOnly);
     m.Command({"repair", "open"}, "Open a repair after a conflict; prints its id")
         .Rest("topic", "What the conflict was about, in a few neutral words");
-    m.Command({"repair", "note"}, "Say what you feel and need (an I-statement), or --reflect what you heard")
+    m.Command({"repair", "note"},
+              "Say what you feel and need (an I-statement), or --reflect what you heard")
         .Positional("id", "The repair")
         .Rest("text", "What you want to say")
         .Option("feeling", "What you feel, in a word or two (e.g. hurt, worried)")
@@ -119,7 +124,8 @@ class RepairPlugin final : public kp::Plugin {
         .Rest("text", "The agreement");
     m.Command({"repair", "resolve"}, "Mark the repair resolved (the time it took is kept)")
         .Positional("id", "The repair");
-    m.Command({"repair", "show"}, "A repair with its notes and agreements").Positional("id", "The repair");
+    m.Command({"repair", "show"}, "A repair with its notes and agreements")
+        .Positional("id", "The repair");
     m.Command({"repair", "list"}, "Every repair, open and resolved, oldest first");
     return m;
   }
@@ -131,7 +137,8 @@ class RepairPlugin final : public kp::Plugin {
     auto record = host.Get(kConflicts, c.Get("id"));
     if (!record.ok()) {
       if (record.error().code == KINDRED_PLUGIN_NOT_FOUND) {
-        return kp::CommandResult::Usage("no repair with id " + c.Get("id") + " (see `kindred repair list`)");
+        return kp::CommandResult::Usage("no repair with id " + c.Get("id") +
+                                        " (see `kindred repair list`)");
       }
       return Failed(record.error());
     }
@@ -139,7 +146,8 @@ class RepairPlugin final : public kp::Plugin {
     if (name == "repair show") return Show(c, repair);
     if (name == "repair resolve") return Resolve(c, host, repair);
     if (repair.resolved) {
-      return kp::CommandResult::Usage("this repair is resolved; open a new one if it comes up again");
+      return kp::CommandResult::Usage(
+          "this repair is resolved; open a new one if it comes up again");
     }
     if (name == "repair note") return Note(c, host, repair);
     return Agree(c, host, repair);
@@ -148,7 +156,8 @@ class RepairPlugin final : public kp::Plugin {
  private:
   static kp::CommandResult Open(const kp::Command& c, kp::Host& host) {
     const std::string topic = c.Get("topic");
-    if (Blank(topic)) return kp::CommandResult::Usage("say in a few words what the conflict was about");
+    if (Blank(topic))
+      return kp::CommandResult::Usage("say in a few words what the conflict was about");
     if (topic.size() > 500) return kp::CommandResult::Usage("the topic is longer than 500 bytes");
     auto id = host.Commit(kp::Change::Create(kConflicts)
                               .Shared(true)
@@ -156,7 +165,8 @@ class RepairPlugin final : public kp::Plugin {
                               .Set("status", std::string("open"))
                               .Set("opened", c.env.now_micros));
     if (!id.ok()) return Failed(id.error());
-    kp::CommandResult r = kp::CommandResult::Ok(c.json ? json{{"id", *id}}.dump() + "\n" : *id + "\n");
+    kp::CommandResult r =
+        kp::CommandResult::Ok(c.json ? json{{"id", *id}}.dump() + "\n" : *id + "\n");
     r.err = "Opened. Take turns: each say what you feel and need (`kindred repair note " + *id +
             " ...`), and reflect back what you heard (--reflect).\n";
     return r;
@@ -165,7 +175,8 @@ class RepairPlugin final : public kp::Plugin {
   static kp::CommandResult Note(const kp::Command& c, kp::Host& host, const Repair& repair) {
     const std::string text = c.Get("text");
     if (Blank(text)) return kp::CommandResult::Usage("the note is empty");
-    if (text.size() > kMaxTextBytes) return kp::CommandResult::Usage("the note is longer than 4000 bytes");
+    if (text.size() > kMaxTextBytes)
+      return kp::CommandResult::Usage("the note is longer than 4000 bytes");
     const bool reflect = c.Has("reflect");
     json note{{"kind", reflect ? "reflect" : "i"}, {"text", text}, {"member", c.env.member}};
     if (c.Has("feeling")) note["feeling"] = c.Get("feeling");
@@ -176,7 +187,10 @@ class RepairPlugin final : public kp::Plugin {
     if (!reflect) suggestion = SuggestIStatement(text, c.Get("feeling"), c.Get("need"));
     kp::CommandResult r;
     if (c.json) {
-      r.out = json{{"id", repair.id}, {"suggestion", suggestion ? json(*suggestion) : json(nullptr)}}.dump() + "\n";
+      r.out =
+          json{{"id", repair.id}, {"suggestion", suggestion ? json(*suggestion) : json(nullptr)}}
+              .dump() +
+          "\n";
     } else {
       r.out = reflect ? "Noted what you heard. Ask if you got it right.\n" : "Noted.\n";
     }
@@ -187,9 +201,11 @@ class RepairPlugin final : public kp::Plugin {
   static kp::CommandResult Agree(const kp::Command& c, kp::Host& host, const Repair& repair) {
     const std::string text = c.Get("text");
     if (Blank(text)) return kp::CommandResult::Usage("the agreement is empty");
-    if (text.size() > kMaxTextBytes) return kp::CommandResult::Usage("the agreement is longer than 4000 bytes");
+    if (text.size() > kMaxTextBytes)
+      return kp::CommandResult::Usage("the agreement is longer than 4000 bytes");
     json item{{"text", text}, {"member", c.env.member}};
-    auto id = host.Commit(kp::Change::Update(kConflicts, repair.id).Append("agreements", item.dump()));
+    auto id =
+        host.Commit(kp::Change::Update(kConflicts, repair.id).Append("agreements", item.dump()));
     if (!id.ok()) return Failed(id.error());
     return kp::CommandResult::Ok(c.json ? json{{"id", repair.id}}.dump() + "\n" : "Agreed.\n");
   }
@@ -202,10 +218,12 @@ class RepairPlugin final : public kp::Plugin {
     if (!id.ok()) return Failed(id.error());
     const int64_t took = c.env.now_micros - repair.opened;
     if (c.json) {
-      return kp::CommandResult::Ok(json{{"id", repair.id}, {"seconds_to_repair", took / 1000000}}.dump() + "\n");
+      return kp::CommandResult::Ok(
+          json{{"id", repair.id}, {"seconds_to_repair", took / 1000000}}.dump() + "\n");
     }
-    return kp::CommandResult::Ok("Resolved, " + Duration(took) +
-                                 " after you opened it. Well done for coming back to each other.\n");
+    return kp::CommandResult::Ok(
+        "Resolved, " + Duration(took) +
+        " after you opened it. Well done for coming back to each other.\n");
   }
 
   static kp::CommandResult Show(const kp::Command& c, const Repair& r) {
@@ -218,11 +236,15 @@ class RepairPlugin final : public kp::Plugin {
     std::ostringstream out;
     out << r.topic << "  (" << (r.resolved ? "resolved" : "open") << ")\n"
         << "  opened " << When(r.opened) << " by " << r.opened_by << "\n";
-    if (r.resolved) out << "  resolved " << When(r.resolved_at) << ", after " << Duration(r.resolved_at - r.opened) << "\n";
+    if (r.resolved)
+      out << "  resolved " << When(r.resolved_at) << ", after "
+          << Duration(r.resolved_at - r.opened) << "\n";
     for (const auto& n : r.notes) {
       out << "\n  " << n.value("member", std::string("?"))
-          << (n.value("kind", std::string()) == "reflect" ? " heard: " : ": ") << n.value("text", std::string()) << "\n";
-      if (n.contains("feeling")) out << "    feeling: " << n.value("feeling", std::string()) << "\n";
+          << (n.value("kind", std::string()) == "reflect" ? " heard: " : ": ")
+          << n.value("text", std::string()) << "\n";
+      if (n.contains("feeling"))
+        out << "    feeling: " << n.value("feeling", std::string()) << "\n";
       if (n.contains("need")) out << "    needing: " << n.value("need", std::string()) << "\n";
     }
     if (!r.agreements.empty()) out << "\n  We agree:\n";
@@ -243,10 +265,13 @@ class RepairPlugin final : public kp::Plugin {
       for (const auto& r : repairs) out.push_back(Summary(r));
       return kp::CommandResult::Ok(out.dump() + "\n");
     }
-    if (repairs.empty()) return kp::CommandResult::Ok("No repairs. When a conflict comes, `kindred repair open TOPIC`.\n");
+    if (repairs.empty())
+      return kp::CommandResult::Ok(
+          "No repairs. When a conflict comes, `kindred repair open TOPIC`.\n");
     std::ostringstream out;
     for (const auto& r : repairs) {
-      out << r.id << "  " << (r.resolved ? "resolved" : "open    ") << "  " << When(r.opened) << "  " << r.topic;
+      out << r.id << "  " << (r.resolved ? "resolved" : "open    ") << "  " << When(r.opened)
+          << "  " << r.topic;
       if (r.resolved) out << "  (" << Duration(r.resolved_at - r.opened) << ")";
       out << "\n";
     }

@@ -24,7 +24,8 @@ std::string Hours(double h) {
     std::snprintf(buf, sizeof buf, "%.0fh", h);
   } else {
     const double days = h / 24;
-    std::snprintf(buf, sizeof buf, days < 10 && std::fmod(days, 1.0) >= 0.25 ? "%.1f days" : "%.0f days", days);
+    std::snprintf(buf, sizeof buf,
+                  days < 10 && std::fmod(days, 1.0) >= 0.25 ? "%.1f days" : "%.0f days", days);
   }
   return buf;
 }
@@ -74,8 +75,12 @@ std::string Range(const Figures& f) {
 std::string RepairTrend(const Figures& f) {
   if (!f.earlier_median_hours || !f.later_median_hours) return "";
   const double a = *f.earlier_median_hours, b = *f.later_median_hours;
-  if (b < a * 0.8) return "you are finding your way back to each other sooner (" + Hours(a) + " earlier, " + Hours(b) + " lately)";
-  if (b > a * 1.25) return "repair has been taking longer lately (" + Hours(a) + " earlier, " + Hours(b) + " lately); be gentle with each other";
+  if (b < a * 0.8)
+    return "you are finding your way back to each other sooner (" + Hours(a) + " earlier, " +
+           Hours(b) + " lately)";
+  if (b > a * 1.25)
+    return "repair has been taking longer lately (" + Hours(a) + " earlier, " + Hours(b) +
+           " lately); be gentle with each other";
   return "about as quick as before (" + Hours(a) + " earlier, " + Hours(b) + " lately)";
 }
 
@@ -83,12 +88,23 @@ std::string Escape(const std::string& s) {
   std::string out;
   for (char c : s) {
     switch (c) {
-      case '&': out += "&amp;"; break;
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '"': out += "&quot;"; break;
-      case '\'': out += "&#39;"; break;
-      default: out += c;
+      case '&':
+        out += "&amp;";
+        break;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      case '\'':
+        out += "&#39;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -109,8 +125,9 @@ struct Series {
   std::vector<double> values;
 };
 
-std::string BarChart(const std::vector<std::string>& labels, const std::vector<Series>& series, bool stacked,
-                     const std::string& aria, const std::vector<std::optional<double>>& dots = {},
+std::string BarChart(const std::vector<std::string>& labels, const std::vector<Series>& series,
+                     bool stacked, const std::string& aria,
+                     const std::vector<std::optional<double>>& dots = {},
                      const std::string& dot_label = "") {
   const double W = 640, H = 200, left = 34, right = dots.empty() ? 12 : 44, top = 14, bottom = 30;
   const double plot_w = W - left - right, plot_h = H - top - bottom;
@@ -132,10 +149,10 @@ std::string BarChart(const std::vector<std::string>& labels, const std::vector<S
   if (static_cast<int64_t>(max) % 2 == 0 && max >= 2) grid.push_back(max / 2);
   for (double g : grid) {
     const double y = top + plot_h - g / max * plot_h;
-    svg << "<line x1=\"" << left << "\" x2=\"" << left + plot_w << "\" y1=\"" << Num(y) << "\" y2=\"" << Num(y)
-        << "\" class=\"grid\"/>";
-    svg << "<text x=\"" << left - 8 << "\" y=\"" << Num(y + 4) << "\" class=\"axis\" text-anchor=\"end\">" << Num(g)
-        << "</text>";
+    svg << "<line x1=\"" << left << "\" x2=\"" << left + plot_w << "\" y1=\"" << Num(y)
+        << "\" y2=\"" << Num(y) << "\" class=\"grid\"/>";
+    svg << "<text x=\"" << left - 8 << "\" y=\"" << Num(y + 4)
+        << "\" class=\"axis\" text-anchor=\"end\">" << Num(g) << "</text>";
   }
   const double slot = plot_w / std::max<size_t>(n, 1);
   const double group = slot * 0.62;
@@ -150,9 +167,9 @@ std::string BarChart(const std::vector<std::string>& labels, const std::vector<S
       const double y = top + plot_h - (stacked ? base : 0) / max * plot_h - h;
       if (v > 0) {
         svg << "<rect x=\"" << Num(x + (stacked ? 0 : 1)) << "\" y=\"" << Num(y) << "\" width=\""
-            << Num(std::max(1.0, bw - (stacked ? 0 : 2))) << "\" height=\"" << Num(h) << "\" rx=\"3\" fill=\""
-            << series[k].color << "\"><title>" << Escape(labels[i] + ": " + Num(v) + " " + series[k].name)
-            << "</title></rect>";
+            << Num(std::max(1.0, bw - (stacked ? 0 : 2))) << "\" height=\"" << Num(h)
+            << "\" rx=\"3\" fill=\"" << series[k].color << "\"><title>"
+            << Escape(labels[i] + ": " + Num(v) + " " + series[k].name) << "</title></rect>";
       }
       if (stacked) base += v;
     }
@@ -169,7 +186,8 @@ std::string BarChart(const std::vector<std::string>& labels, const std::vector<S
       if (!dots[i]) continue;
       const double x = left + i * slot + slot / 2, y = top + plot_h - *dots[i] / dmax * plot_h;
       path += (path.empty() ? "M" : " L") + Num(x) + " " + Num(y);
-      svg << "<circle cx=\"" << Num(x) << "\" cy=\"" << Num(y) << "\" r=\"4.5\" class=\"dot\"><title>"
+      svg << "<circle cx=\"" << Num(x) << "\" cy=\"" << Num(y)
+          << "\" r=\"4.5\" class=\"dot\"><title>"
           << Escape(labels[i] + ": " + dot_label + " " + Hours(*dots[i])) << "</title></circle>";
     }
     if (!path.empty()) svg << "<path d=\"" << path << "\" class=\"dotline\"/>";
@@ -193,15 +211,17 @@ std::string Legend(const std::vector<Series>& series) {
 std::string RenderText(const Figures& f) {
   std::ostringstream out;
   const size_t n = f.weeks.size();
-  out << "How you are doing together, the last " << n << (n == 1 ? " week" : " weeks") << " (" << Range(f)
-      << ")\n\n";
+  out << "How you are doing together, the last " << n << (n == 1 ? " week" : " weeks") << " ("
+      << Range(f) << ")\n\n";
   out << Pad("week", 10) << Pad("rituals kept", 16) << Pad("gratitude", 11) << Pad("closeness", 11)
       << Pad("repairs", 11) << "time to repair\n";
   std::vector<double> kept_share, gratitude, closeness, repair;
   for (size_t i = 0; i < n; ++i) {
     const Week& w = f.weeks[i];
     const std::string label = i + 1 == n ? "this week" : w.label;
-    std::string rituals = w.rituals_planned ? std::to_string(w.rituals_kept) + "/" + std::to_string(w.rituals_planned) : "-";
+    std::string rituals =
+        w.rituals_planned ? std::to_string(w.rituals_kept) + "/" + std::to_string(w.rituals_planned)
+                          : "-";
     out << Pad(label, 10) << Pad(rituals, 6) << Pad(Meter(w.rituals_kept, w.rituals_planned), 10)
         << Pad(std::to_string(w.gratitude), 11) << Pad(std::to_string(w.closeness), 11)
         << Pad(w.repairs_opened || w.repairs_resolved
@@ -209,13 +229,15 @@ std::string RenderText(const Figures& f) {
                    : "-",
                11)
         << (w.median_hours_to_repair ? Hours(*w.median_hours_to_repair) : "-") << "\n";
-    kept_share.push_back(w.rituals_planned ? static_cast<double>(w.rituals_kept) / w.rituals_planned : 0);
+    kept_share.push_back(w.rituals_planned ? static_cast<double>(w.rituals_kept) / w.rituals_planned
+                                           : 0);
     gratitude.push_back(w.gratitude);
     closeness.push_back(w.closeness);
     repair.push_back(w.median_hours_to_repair.value_or(0));
   }
   out << "(repairs: opened / resolved)\n\n";
-  const int planned = Sum(f.weeks, &Week::rituals_planned), kept = Sum(f.weeks, &Week::rituals_kept);
+  const int planned = Sum(f.weeks, &Week::rituals_planned),
+            kept = Sum(f.weeks, &Week::rituals_kept);
   out << Pad("Rituals kept", 16) << Sparkline(kept_share) << "   ";
   if (planned) {
     out << kept << " of " << planned << " (" << std::lround(100.0 * kept / planned) << "%)\n";
@@ -227,7 +249,8 @@ std::string RenderText(const Figures& f) {
     for (const auto& [m, c] : w.gratitude_by) by[m] += c;
   }
   const int notes = Sum(f.weeks, &Week::gratitude), moments = Sum(f.weeks, &Week::closeness);
-  out << Pad("Gratitude", 16) << Sparkline(gratitude) << "   " << notes << (notes == 1 ? " note" : " notes");
+  out << Pad("Gratitude", 16) << Sparkline(gratitude) << "   " << notes
+      << (notes == 1 ? " note" : " notes");
   std::string sep = ": ";
   for (const auto& [m, c] : by) {
     out << sep << m << " " << c;
@@ -264,15 +287,16 @@ std::string RenderText(const Figures& f) {
 std::string RenderJson(const Figures& f) {
   json weeks = json::array();
   for (const auto& w : f.weeks) {
-    weeks.push_back({{"start", w.date},
-                     {"rituals", {{"planned", w.rituals_planned}, {"kept", w.rituals_kept}}},
-                     {"gratitude", {{"total", w.gratitude}, {"by_member", w.gratitude_by}}},
-                     {"closeness_moments", w.closeness},
-                     {"repairs",
-                      {{"opened", w.repairs_opened},
-                       {"resolved", w.repairs_resolved},
-                       {"median_hours_to_repair",
-                        w.median_hours_to_repair ? json(*w.median_hours_to_repair) : json(nullptr)}}}});
+    weeks.push_back(
+        {{"start", w.date},
+         {"rituals", {{"planned", w.rituals_planned}, {"kept", w.rituals_kept}}},
+         {"gratitude", {{"total", w.gratitude}, {"by_member", w.gratitude_by}}},
+         {"closeness_moments", w.closeness},
+         {"repairs",
+          {{"opened", w.repairs_opened},
+           {"resolved", w.repairs_resolved},
+           {"median_hours_to_repair",
+            w.median_hours_to_repair ? json(*w.median_hours_to_repair) : json(nullptr)}}}});
   }
   json streaks = json::array();
   for (const auto& s : f.streaks) {
@@ -295,8 +319,8 @@ std::string RenderJson(const Figures& f) {
 }
 
 std::string RenderHtml(const Figures& f) {
-  constexpr char kPlanned[] = "#eadfce", kKept[] = "#c96f4a", kSage[] = "#7f9f80", kBlue[] = "#7b93b0",
-                 kPlum[] = "#b07ba0", kRose[] = "#d99a86";
+  constexpr char kPlanned[] = "#eadfce", kKept[] = "#c96f4a", kSage[] = "#7f9f80",
+                 kBlue[] = "#7b93b0", kPlum[] = "#b07ba0", kRose[] = "#d99a86";
   std::vector<std::string> labels;
   std::vector<double> planned, kept, closeness, opened, resolved;
   std::vector<std::optional<double>> medians;
@@ -319,7 +343,8 @@ std::string RenderHtml(const Figures& f) {
       v.push_back(it == w.gratitude_by.end() ? 0 : it->second);
     }
   }
-  const int total_planned = Sum(f.weeks, &Week::rituals_planned), total_kept = Sum(f.weeks, &Week::rituals_kept);
+  const int total_planned = Sum(f.weeks, &Week::rituals_planned),
+            total_kept = Sum(f.weeks, &Week::rituals_kept);
   std::string names;
   for (size_t i = 0; i < f.members.size(); ++i) {
     names += (i == 0 ? "" : i + 1 == f.members.size() ? " &amp; " : ", ") + Escape(f.members[i]);
@@ -378,12 +403,13 @@ std::string RenderHtml(const Figures& f) {
   <p class="eyebrow">Kindred</p>
   <h1>How you are doing together</h1>
   <p class="sub">)"
-    << (names.empty() ? "" : names + " &middot; ") << f.weeks.size() << " weeks, " << Escape(Range(f))
-    << R"(</p>
+    << (names.empty() ? "" : names + " &middot; ") << f.weeks.size() << " weeks, "
+    << Escape(Range(f)) << R"(</p>
 </header>
 <div class="highlights">
   <div class="stat"><b>)"
-    << (total_planned ? std::to_string(std::lround(100.0 * total_kept / total_planned)) + "%" : "&ndash;")
+    << (total_planned ? std::to_string(std::lround(100.0 * total_kept / total_planned)) + "%"
+                      : "&ndash;")
     << R"(</b><span>of rituals kept</span></div>
   <div class="stat"><b>)"
     << Sum(f.weeks, &Week::gratitude) << R"(</b><span>gratitude notes</span></div>
@@ -397,34 +423,37 @@ std::string RenderHtml(const Figures& f) {
   <h2>Rituals kept</h2>
   <p class="note">Each week, the rituals you had planned and the ones you kept, together or alone.</p>
   )"
-    << BarChart(labels, {{"planned", kPlanned, planned}, {"kept", kKept, kept}}, false, "Rituals kept per week")
+    << BarChart(labels, {{"planned", kPlanned, planned}, {"kept", kKept, kept}}, false,
+                "Rituals kept per week")
     << Legend({{"planned", kPlanned, {}}, {"kept", kKept, {}}}) << R"(
 </section>
 <section class="card">
   <h2>Gratitude</h2>
   <p class="note">Notes of thanks you wrote for each other: noticing the small efforts.</p>
-  )"
-    << BarChart(labels, gratitude_series, true, "Gratitude notes per week") << Legend(gratitude_series) << R"(
+  )" << BarChart(labels, gratitude_series, true, "Gratitude notes per week")
+    << Legend(gratitude_series) << R"(
 </section>
 <section class="card">
   <h2>Moments of closeness</h2>
   <p class="note">Journal moments you tagged <em>closeness</em>.</p>
-  )"
-    << BarChart(labels, {{"moments", kRose, closeness}}, false, "Closeness moments per week") << R"(
+  )" << BarChart(labels, {{"moments", kRose, closeness}}, false, "Closeness moments per week")
+    << R"(
 </section>
 <section class="card">
   <h2>Repair</h2>
   <p class="note">Conflicts happen to every couple; what matters is coming back to each other. Bars: repairs opened and resolved. Rings: the median time to repair.</p>
   )"
-    << BarChart(labels, {{"opened", kPlanned, opened}, {"resolved", kBlue, resolved}}, false, "Repairs per week",
-                medians, "median time to repair")
-    << R"(<p class="legend"><span><i style="background:)" << kPlanned << R"("></i>opened</span><span><i style="background:)"
-    << kBlue << R"("></i>resolved</span><span><i class="ring"></i>median time to repair</span></p>)";
+    << BarChart(labels, {{"opened", kPlanned, opened}, {"resolved", kBlue, resolved}}, false,
+                "Repairs per week", medians, "median time to repair")
+    << R"(<p class="legend"><span><i style="background:)" << kPlanned
+    << R"("></i>opened</span><span><i style="background:)" << kBlue
+    << R"("></i>resolved</span><span><i class="ring"></i>median time to repair</span></p>)";
   const std::string trend = RepairTrend(f);
   if (!trend.empty()) h << "<p class=\"trend\">Lately " << Escape(trend) << ".</p>";
   h << "\n</section>\n";
   if (!f.streaks.empty()) {
-    h << "<section class=\"card\">\n  <h2>Streaks</h2>\n  <p class=\"note\">Occurrences kept in a row, up to today.</p>\n  <ul class=\"streaks\">";
+    h << "<section class=\"card\">\n  <h2>Streaks</h2>\n  <p class=\"note\">Occurrences kept in a "
+         "row, up to today.</p>\n  <ul class=\"streaks\">";
     for (const auto& s : f.streaks) {
       std::string pips;
       for (int i = 0; i < std::min(s.current, 14); ++i) pips += "&#9679;";
@@ -435,11 +464,13 @@ std::string RenderHtml(const Figures& f) {
         continue;
       }
       h << "<span class=\"pips\">" << pips << "</span> " << s.current << " in a row"
-        << (s.longest > s.current ? " (longest " + std::to_string(s.longest) + ")" : "") << "</span></li>";
+        << (s.longest > s.current ? " (longest " + std::to_string(s.longest) + ")" : "")
+        << "</span></li>";
     }
     h << "</ul>\n</section>\n";
   }
-  h << "<footer>Made by Kindred on your own device, " << Escape(FormatIsoLocal(f.now_micros).substr(0, 10))
+  h << "<footer>Made by Kindred on your own device, "
+    << Escape(FormatIsoLocal(f.now_micros).substr(0, 10))
     << ". Nothing in this page left it.</footer>\n</main>\n</body>\n</html>\n";
   return h.str();
 }

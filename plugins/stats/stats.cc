@@ -43,7 +43,8 @@ std::optional<cal::FactKind> FactKindNamed(const std::string& name) {
 // of another calendar model.
 std::optional<std::vector<cal::RuleSegment>> DecodeRule(const std::string& text) {
   const json j = json::parse(text, nullptr, false);
-  if (!j.is_object() || j.value("model", std::string()) != cal::kCalendarModelName) return std::nullopt;
+  if (!j.is_object() || j.value("model", std::string()) != cal::kCalendarModelName)
+    return std::nullopt;
   auto list = j.find("segments");
   if (list == j.end() || !list->is_array() || list->empty()) return std::nullopt;
   std::vector<cal::RuleSegment> out;
@@ -55,9 +56,9 @@ std::optional<std::vector<cal::RuleSegment>> DecodeRule(const std::string& text)
       if (from == s.end() || !from->is_number_integer()) return std::nullopt;
       seg.effective_from = from->get<cal::UnixSeconds>();
     }
-    if (!s.contains("start") || !s["start"].is_string() || !s.contains("zone") || !s["zone"].is_string() ||
-        !s.contains("rrule") || !s["rrule"].is_string() || !s.contains("duration") ||
-        !s["duration"].is_number_integer()) {
+    if (!s.contains("start") || !s["start"].is_string() || !s.contains("zone") ||
+        !s["zone"].is_string() || !s.contains("rrule") || !s["rrule"].is_string() ||
+        !s.contains("duration") || !s["duration"].is_number_integer()) {
       return std::nullopt;
     }
     auto civil = cal::ParseLocalDateTime(s["start"].get<std::string>());
@@ -82,11 +83,14 @@ std::optional<std::pair<std::string, json>> RowFor(const kp::Record& r) {
                                             {"s", r.shared}});
   }
   if (r.collection == kGratitude) {
-    return std::make_pair("g/" + r.id, json{{"t", r.created_micros}, {"a", r.author}, {"s", r.shared}});
+    return std::make_pair("g/" + r.id,
+                          json{{"t", r.created_micros}, {"a", r.author}, {"s", r.shared}});
   }
   if (r.collection == kRepairs) {
-    return std::make_pair("r/" + r.id, json{{"o", r.Int("opened").value_or(r.created_micros)},
-                                            {"x", r.Text("status") == "resolved" ? r.Int("resolved").value_or(0) : 0}});
+    return std::make_pair(
+        "r/" + r.id,
+        json{{"o", r.Int("opened").value_or(r.created_micros)},
+             {"x", r.Text("status") == "resolved" ? r.Int("resolved").value_or(0) : 0}});
   }
   if (r.collection == "ritual_facts") {
     if (r.Text("model") != cal::kCalendarModelName) return std::nullopt;
@@ -158,7 +162,9 @@ class Weeks {
   }
 
  private:
-  static int64_t FloorDiv(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
+  static int64_t FloorDiv(int64_t a, int64_t b) {
+    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+  }
   int32_t offset_;
   int count_;
   int64_t first_;
@@ -238,7 +244,8 @@ kp::Result<Figures> Compute(const Inputs& in, cal::Calendar* calendar) {
       ritual.title = r.Text("title");
       ritual.segments = std::move(*segments);
       // Streaks look back further than the weeks shown.
-      const cal::TimeWindow window{std::min(weeks.Start(0), now - 366 * kDaySeconds), std::min(weeks.End(), now + 1)};
+      const cal::TimeWindow window{std::min(weeks.Start(0), now - 366 * kDaySeconds),
+                                   std::min(weeks.End(), now + 1)};
       cal::ExpandOptions options;
       options.include_skipped = true;
       auto occurrences = calendar->Expand(ritual, states.OverridesFor(r.id), window, options);
@@ -270,7 +277,9 @@ kp::Result<Figures> Compute(const Inputs& in, cal::Calendar* calendar) {
       // Longest run within the weeks shown.
       int best = 0, cur = 0;
       for (const auto& o : *occurrences) {
-        if (o.status == cal::OccurrenceStatus::kSkipped || o.start.utc > now || weeks.Index(o.start.utc) < 0) continue;
+        if (o.status == cal::OccurrenceStatus::kSkipped || o.start.utc > now ||
+            weeks.Index(o.start.utc) < 0)
+          continue;
         const cal::OccurrenceState* state = states.Find(r.id, o.key);
         if (state != nullptr && !state->Completions().empty()) {
           best = std::max(best, ++cur);
@@ -291,8 +300,9 @@ kp::Result<Figures> Compute(const Inputs& in, cal::Calendar* calendar) {
 class StatsPlugin final : public kp::Plugin {
  public:
   kp::Manifest Describe() const override {
-    kp::Manifest m{"org.kindred.stats", "1.0.0",
-                   "How you are doing together, week by week: rituals, gratitude, closeness, repair"};
+    kp::Manifest m{
+        "org.kindred.stats", "1.0.0",
+        "How you are doing together, week by week: rituals, gratitude, closeness, repair"};
     // Your own private records count too; your partner's private ones never do.
     m.Reads("journal", kp::ReadScope::kPrivateToo)
         .Reads("rituals", kp::ReadScope::kPrivateToo)
@@ -306,7 +316,8 @@ class StatsPlugin final : public kp::Plugin {
         .From("ritual_facts");
     m.Command({"stats"}, "How you are doing together, week by week")
         .Option("weeks", "How many weeks to show, up to 52 (default 8)", kp::ValueType::kInteger)
-        .Option("html", "Also write a report to FILE: one HTML page with charts", kp::ValueType::kOutputFile);
+        .Option("html", "Also write a report to FILE: one HTML page with charts",
+                kp::ValueType::kOutputFile);
     return m;
   }
 
@@ -348,7 +359,8 @@ class StatsPlugin final : public kp::Plugin {
     auto figures = Compute(in, calendar.get());
     if (!figures.ok()) return Failed(figures.error());
 
-    kp::CommandResult r = kp::CommandResult::Ok(c.json ? RenderJson(*figures) : RenderText(*figures));
+    kp::CommandResult r =
+        kp::CommandResult::Ok(c.json ? RenderJson(*figures) : RenderText(*figures));
     if (c.Has("html")) {
       r.files.push_back({"html", RenderHtml(*figures)});
       if (!c.json) r.err = "Wrote the report to " + c.Get("html") + " (open it in a browser).\n";

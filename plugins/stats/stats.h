@@ -28,8 +28,8 @@ namespace kindred::stats {
 // One week (Monday 00:00 to Monday 00:00, local time).
 struct Week {
   int64_t start_micros = 0;
-  std::string date;   // "2025-03-03", its Monday
-  std::string label;  // "3 Mar"
+  std::string date;         // "2025-03-03", its Monday
+  std::string label;        // "3 Mar"
   int rituals_planned = 0;  // occurrences that have begun, not skipped
   int rituals_kept = 0;     // of those, done by at least one of you
   int gratitude = 0;
@@ -43,7 +43,7 @@ struct Week {
 struct Streak {
   std::string ritual;
   std::string title;
-  int current = 0;  // occurrences kept in a row, up to now
+  int current = 0;   // occurrences kept in a row, up to now
   int longest = 0;   // within the weeks shown
   int happened = 0;  // occurrences that have begun (not skipped), in the last year
 };
@@ -52,7 +52,7 @@ struct Streak {
 struct Figures {
   std::vector<Week> weeks;  // oldest first; the last is this week, so far
   std::vector<Streak> streaks;
-  std::vector<std::string> members;  // who appears, in name order
+  std::vector<std::string> members;              // who appears, in name order
   std::optional<double> median_hours_to_repair;  // over all the weeks shown
   // The same over the first and the second half of the weeks, to show the trend.
   std::optional<double> earlier_median_hours, later_median_hours;

@@ -17,8 +17,8 @@
 namespace kindred::cli_testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 namespace fs = std::filesystem;
 
 std::string FromEnv(const char* name, const char* fallback) {
@@ -40,14 +40,17 @@ class HelloPluginTest : public CliTest {
     EXPECT_EQ(r.exit_code, 0) << program << " " << ::testing::PrintToString(args) << "\n" << r;
     return r;
   }
-  CliResult Kindred(const std::vector<std::string>& args) { return RunProgram(KindredBinary(), args, env_); }
+  CliResult Kindred(const std::vector<std::string>& args) {
+    return RunProgram(KindredBinary(), args, env_);
+  }
 };
 
 // `kindred serve` on 127.0.0.1 port 0; SIGTERM at the end.
 class Serve {
  public:
   Serve(const std::string& home, const std::string& out) : out_(out) {
-    std::vector<std::string> args{KindredBinary(), "--home", home, "serve", "--listen", "127.0.0.1:0"};
+    std::vector<std::string> args{KindredBinary(), "--home",   home,
+                                  "serve",         "--listen", "127.0.0.1:0"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -55,12 +58,14 @@ class Serve {
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, (out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, (out + ".err").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
     std::string kdf = "KINDRED_KDF=interactive", tz = "TZ=UTC", path = "PATH=/usr/bin:/bin";
     char* env[] = {kdf.data(), tz.data(), path.data(), nullptr};
     posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), env);
     posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 400 && Address().empty(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+    for (int i = 0; i < 400 && Address().empty(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(25));
   }
   ~Serve() {
     kill(pid_, SIGTERM);
@@ -90,8 +95,9 @@ TEST_F(HelloPluginTest, AnOutOfTreePluginBuiltAgainstTheInstalledSdkLoadsAndItsR
   Must(cmake, {"--install", binary, "--prefix", prefix});
   ASSERT_TRUE(fs::exists(prefix + "/include/kindred/plugin.h"));
   ASSERT_TRUE(fs::exists(prefix + "/lib/cmake/Kindred/KindredConfig.cmake"));
-  Must(cmake, {"-S", source + "/examples/hello-plugin", "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix,
-               "-DCMAKE_BUILD_TYPE=Release"},
+  Must(cmake,
+       {"-S", source + "/examples/hello-plugin", "-B", build, "-DCMAKE_PREFIX_PATH=" + prefix,
+        "-DCMAKE_BUILD_TYPE=Release"},
        std::chrono::seconds(120));
   Must(cmake, {"--build", build}, std::chrono::seconds(180));
   const std::string plugin = build + "/hello_plugin.so";

@@ -5,6 +5,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <fstream>
+#include <sstream>
+
 #include "tests/plugin/plugin_fixture.h"
 #include "tests/plugin/test_plugins.h"
 
@@ -12,6 +15,7 @@ namespace kindred::plugin_testing {
 namespace {
 
 using ::testing::HasSubstr;
+using ::testing::Not;
 
 constexpr char kNotes[] = "org.test.notes";
 
@@ -45,7 +49,10 @@ class BadPluginTest : public ::testing::Test {
     EXPECT_THAT(again.status().message(), HasSubstr("kindred plugins enable " + id));
 
     // The engine and the other plugins carry on.
-    EXPECT_TRUE(alex_.engine->Commit(alex_.space(), {Mutation::Create("journal", {{"text", std::string("still here")}})}).ok());
+    EXPECT_TRUE(alex_.engine
+                    ->Commit(alex_.space(),
+                             {Mutation::Create("journal", {{"text", std::string("still here")}})})
+                    .ok());
     auto spy = alex_.Run("org.test.spy", {"spy"});
     EXPECT_TRUE(spy.ok()) << spy.status().ToString();
 
@@ -64,8 +71,14 @@ class BadPluginTest : public ::testing::Test {
 };
 
 TEST_F(BadPluginTest, APluginThatThrowsIsRefusedNamedAndDisabledAndKindredKeepsRunning) {
-  ExpectRefusedAndDisabled(alex_.Run(kNotes, {"notes", "throw"}), kNotes,
-                           "threw an exception: something inside the plugin went wrong");
+  auto r = alex_.Run(kNotes, {"notes", "throw"});
+  // What the plugin said is shown, but only Kindred's own account is remembered.
+  std::ifstream in(alex_.StatePath());
+  std::stringstream state;
+  state << in.rdbuf();
+  EXPECT_THAT(state.str(), HasSubstr("failed in run_command"));
+  EXPECT_THAT(state.str(), Not(HasSubstr("something inside the plugin")));
+  ExpectRefusedAndDisabled(r, kNotes, "threw an exception: something inside the plugin went wrong");
 }
 
 TEST_F(BadPluginTest, APluginThatAnswersWithMalformedBytesIsRefusedAndDisabled) {
@@ -74,7 +87,11 @@ TEST_F(BadPluginTest, APluginThatAnswersWithMalformedBytesIsRefusedAndDisabled) 
 }
 
 TEST_F(BadPluginTest, APluginWhoseViewUpdateIsMalformedIsDisabledAndTheOthersRefreshed) {
-  ASSERT_TRUE(alex_.engine->Commit(alex_.space(), {Mutation::Create(plugin::EngineCollection("org.test.garbage", "junk"), {{"text", std::string("x")}})}).ok());
+  ASSERT_TRUE(alex_.engine
+                  ->Commit(alex_.space(),
+                           {Mutation::Create(plugin::EngineCollection("org.test.garbage", "junk"),
+                                             {{"text", std::string("x")}})})
+                  .ok());
   Status s = alex_.host->CatchUp();
   EXPECT_EQ(s.code(), StatusCode::kInternal);
   EXPECT_THAT(s.message(), HasSubstr("org.test.garbage returned malformed bytes from update_view"));
@@ -86,24 +103,28 @@ TEST_F(BadPluginTest, APluginWhoseViewUpdateIsMalformedIsDisabledAndTheOthersRef
 }
 
 TEST_F(BadPluginTest, APluginThatAsksToReadWhatItWasNotGrantedIsRefusedAndDisabled) {
-  ExpectRefusedAndDisabled(alex_.Run(kNotes, {"notes", "read"}, {{"collection", {"rituals"}}}), kNotes,
-                           "asked to read rituals, which its manifest does not grant");
+  ExpectRefusedAndDisabled(alex_.Run(kNotes, {"notes", "read"}, {{"collection", {"rituals"}}}),
+                           kNotes, "asked to read rituals, which its manifest does not grant");
 }
 
 TEST_F(BadPluginTest, APluginThatWritesToACollectionItDoesNotOwnIsRefusedAndNothingIsWritten) {
-  ExpectRefusedAndDisabled(alex_.Run(kNotes, {"notes", "write"}, {{"collection", {"journal"}}}), kNotes,
-                           "tried to write to journal, a collection it does not own");
+  ExpectRefusedAndDisabled(alex_.Run(kNotes, {"notes", "write"}, {{"collection", {"journal"}}}),
+                           kNotes, "tried to write to journal, a collection it does not own");
   size_t sneaky = 0;
-  ASSERT_TRUE(alex_.engine->Scan(alex_.space(), "journal", [&](const Record& r) {
-    sneaky += r.Text("text") == "sneaky";
-    return true;
-  }).ok());
+  ASSERT_TRUE(alex_.engine
+                  ->Scan(alex_.space(), "journal",
+                         [&](const Record& r) {
+                           sneaky += r.Text("text") == "sneaky";
+                           return true;
+                         })
+                  .ok());
   EXPECT_EQ(sneaky, 0u);
 }
 
 TEST_F(BadPluginTest, APluginThatWritesAnotherPluginsCollectionIsRefused) {
-  ExpectRefusedAndDisabled(alex_.Run(kNotes, {"notes", "write"}, {{"collection", {"org.test.spy/mine"}}}),
-                           kNotes, "a collection it does not own");
+  ExpectRefusedAndDisabled(
+      alex_.Run(kNotes, {"notes", "write"}, {{"collection", {"org.test.spy/mine"}}}), kNotes,
+      "a collection it does not own");
 }
 
 TEST_F(BadPluginTest, APluginThatReturnsAFileForAnOptionThatIsNotAnOutputFileIsRefused) {

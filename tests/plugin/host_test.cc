@@ -43,7 +43,8 @@ void Update(Device& d, const std::string& id, Args args) {
 }
 
 std::string AddJournal(Device& d, const std::string& text, bool shared) {
-  auto ids = d.engine->Commit(d.space(), {Mutation::Create("journal", {{"text", text}, {"shared", shared}})});
+  auto ids = d.engine->Commit(d.space(),
+                              {Mutation::Create("journal", {{"text", text}, {"shared", shared}})});
   EXPECT_TRUE(ids.ok()) << ids.status().ToString();
   return ids.ok() ? ids->front() : "";
 }
@@ -56,7 +57,8 @@ class CoupleTest : public ::testing::Test {
 };
 
 TEST_F(CoupleTest, ARecordAPluginWritesSyncsToThePartnerAndReadsTheSameThere) {
-  const std::string id = Create(alex_, {{"title", {"Picnic"}}, {"body", {"Bring the blue blanket"}}, {"shared", {}}});
+  const std::string id =
+      Create(alex_, {{"title", {"Picnic"}}, {"body", {"Bring the blue blanket"}}, {"shared", {}}});
   ASSERT_FALSE(id.empty());
   EXPECT_GT(Push(alex_, sam_), 0u);
   auto there = sam_.Json(kNotes, {"notes", "get"}, {{"id", {id}}});
@@ -74,20 +76,29 @@ TEST_F(CoupleTest, EachFieldMergesByItsOwnRuleWhenBothPartnersWriteAtOnce) {
 
   // Apart: both change every field.
   alex_.clock().Advance(1'000'000);
-  Update(alex_, id, {{"title", {"Alex's title"}}, {"body", {"Alex's plan"}}, {"like", {"2"}},
-                     {"untag", {"summer"}}, {"log", {"alex was here"}}});
+  Update(alex_, id,
+         {{"title", {"Alex's title"}},
+          {"body", {"Alex's plan"}},
+          {"like", {"2"}},
+          {"untag", {"summer"}},
+          {"log", {"alex was here"}}});
   sam_.clock().Advance(2'000'000);
-  Update(sam_, id, {{"title", {"Sam's title"}}, {"body", {"Sam's plan"}}, {"like", {"3"}},
-                    {"tag", {"summer"}}, {"log", {"sam was here"}}});
+  Update(sam_, id,
+         {{"title", {"Sam's title"}},
+          {"body", {"Sam's plan"}},
+          {"like", {"3"}},
+          {"tag", {"summer"}},
+          {"log", {"sam was here"}}});
   SyncBoth(alex_, sam_);
 
   auto a = alex_.Json(kNotes, {"notes", "get"}, {{"id", {id}}});
   EXPECT_EQ(a, sam_.Json(kNotes, {"notes", "get"}, {{"id", {id}}}));
-  EXPECT_EQ(a["title"], "Sam's title");                                  // last writer wins
-  EXPECT_EQ(a["likes"], 5);                                              // counter: both count
-  EXPECT_EQ(a["tags"], nlohmann::json::array({"summer"}));               // the concurrent add wins
-  EXPECT_EQ(a["log"], nlohmann::json::array({"made", "alex was here", "sam was here"}));  // append-only, by time
-  EXPECT_EQ(a["body_versions"].size(), 2u);                              // keep both
+  EXPECT_EQ(a["title"], "Sam's title");                     // last writer wins
+  EXPECT_EQ(a["likes"], 5);                                 // counter: both count
+  EXPECT_EQ(a["tags"], nlohmann::json::array({"summer"}));  // the concurrent add wins
+  EXPECT_EQ(a["log"], nlohmann::json::array(
+                          {"made", "alex was here", "sam was here"}));  // append-only, by time
+  EXPECT_EQ(a["body_versions"].size(), 2u);                             // keep both
   EXPECT_THAT(a["body_versions"].get<std::vector<std::string>>(),
               UnorderedElementsAre("Alex's plan", "Sam's plan"));
 
@@ -104,7 +115,8 @@ TEST_F(CoupleTest, EachFieldMergesByItsOwnRuleWhenBothPartnersWriteAtOnce) {
 TEST_F(CoupleTest, AViewFollowsRecordsAsTheyArriveFromSync) {
   const std::string first = Create(alex_, {{"title", {"One"}}, {"shared", {}}});
   Push(alex_, sam_);
-  EXPECT_EQ(sam_.Json(kNotes, {"notes", "view"}, {{"view", {"titles"}}}), nlohmann::json({{first, "One"}}));
+  EXPECT_EQ(sam_.Json(kNotes, {"notes", "view"}, {{"view", {"titles"}}}),
+            nlohmann::json({{first, "One"}}));
 
   const std::string second = Create(alex_, {{"title", {"Two"}}, {"shared", {}}});
   Update(alex_, first, {{"title", {"One, renamed"}}});
@@ -112,10 +124,15 @@ TEST_F(CoupleTest, AViewFollowsRecordsAsTheyArriveFromSync) {
   ASSERT_TRUE(sam_.host->CatchUp().ok());
   auto rows = sam_.host->ViewRows(kNotes, "titles");
   ASSERT_TRUE(rows.ok());
-  EXPECT_THAT(*rows, UnorderedElementsAre(std::pair<std::string, std::string>{first, "One, renamed"},
-                                          std::pair<std::string, std::string>{second, "Two"}));
+  EXPECT_THAT(*rows,
+              UnorderedElementsAre(std::pair<std::string, std::string>{first, "One, renamed"},
+                                   std::pair<std::string, std::string>{second, "Two"}));
 
-  ASSERT_TRUE(alex_.engine->Commit(alex_.space(), {Mutation::Delete(plugin::EngineCollection("org.test.notes", "items"), second)}).ok());
+  ASSERT_TRUE(
+      alex_.engine
+          ->Commit(alex_.space(),
+                   {Mutation::Delete(plugin::EngineCollection("org.test.notes", "items"), second)})
+          .ok());
   Push(alex_, sam_);
   EXPECT_EQ(sam_.Json(kNotes, {"notes", "view"}, {{"view", {"titles"}}}),
             nlohmann::json({{first, "One, renamed"}}));
@@ -171,7 +188,9 @@ TEST(HostTest, AGrantOfSharedRecordsOnlyShowsThePluginNoPrivateOne) {
 
   // Made private later, it leaves the view.
   const std::string id = seen[0]["id"];
-  ASSERT_TRUE(alex.engine->Commit(alex.space(), {Mutation::Update("journal", id, {{"shared", false}})}).ok());
+  ASSERT_TRUE(
+      alex.engine->Commit(alex.space(), {Mutation::Update("journal", id, {{"shared", false}})})
+          .ok());
   EXPECT_TRUE(alex.Json(kNotes, {"notes", "view"}, {{"view", {"shared_journal"}}}).empty());
 }
 

@@ -1,8 +1,9 @@
 // Manifests: what a plugin must say about itself before it is loaded.
+#include "engine/plugin/manifest.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "engine/plugin/manifest.h"
 #include "kindred/plugin_wire.h"
 
 namespace kindred::plugin {
@@ -29,10 +30,13 @@ kp::Manifest Good() {
 
 Status Check(const kp::Manifest& m) { return ValidateManifest(Proto(m)); }
 
-TEST(ManifestTest, AWellFormedManifestPasses) { EXPECT_TRUE(Check(Good()).ok()) << Check(Good()).ToString(); }
+TEST(ManifestTest, AWellFormedManifestPasses) {
+  EXPECT_TRUE(Check(Good()).ok()) << Check(Good()).ToString();
+}
 
 TEST(ManifestTest, AnIdThatIsNotReverseDnsIsRefused) {
-  for (const char* id : {"hello", "Org.Example.Hello", "org..hello", "org.example.", "1org.example"}) {
+  for (const char* id :
+       {"hello", "Org.Example.Hello", "org..hello", "org.example.", "1org.example"}) {
     kp::Manifest m = Good();
     m.id = id;
     EXPECT_THAT(Check(m).message(), HasSubstr("reverse DNS")) << id;
@@ -78,8 +82,8 @@ TEST(ManifestTest, ACommandMayNotTakeKindredsOwnOptions) {
 TEST(ManifestTest, PermissionsAreListedInAFixedGrammar) {
   kp::Manifest m = Good();
   m.Reads("rituals", kp::ReadScope::kPrivateToo);
-  EXPECT_THAT(Permissions(Proto(m)), ElementsAre("write:org.example.hello/greetings", "read:journal:shared",
-                                                 "read:rituals:private"));
+  EXPECT_THAT(Permissions(Proto(m)), ElementsAre("write:org.example.hello/greetings",
+                                                 "read:journal:shared", "read:rituals:private"));
 }
 
 }  // namespace

@@ -1,9 +1,9 @@
 // Plugins through the real `kindred` binary: `kindred plugins`, generated
 // commands and help, disabling, a bad --plugin path, and commands forwarded
 // to a running `kindred serve`.
+#include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
@@ -21,8 +21,8 @@ extern char** environ;
 namespace kindred::cli_testing {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 class PluginCliTest : public CliTest {
  protected:
@@ -47,12 +47,15 @@ TEST_F(PluginCliTest, ThePluginsCommandListsEveryPluginWithItsVersionPermissions
   ASSERT_TRUE(plugins.is_array());
   std::map<std::string, json> by_id;
   for (const auto& p : plugins) {
-    EXPECT_TRUE(p.contains("id") && p.contains("version") && p.contains("permissions") && p.contains("state")) << p;
+    EXPECT_TRUE(p.contains("id") && p.contains("version") && p.contains("permissions") &&
+                p.contains("state"))
+        << p;
     by_id[p["id"]] = p;
   }
   ASSERT_TRUE(by_id.count("org.kindred.gratitude"));
   EXPECT_EQ(by_id["org.kindred.gratitude"]["state"], "enabled");
-  EXPECT_EQ(by_id["org.kindred.gratitude"]["permissions"], json::array({"write:org.kindred.gratitude/notes"}));
+  EXPECT_EQ(by_id["org.kindred.gratitude"]["permissions"],
+            json::array({"write:org.kindred.gratitude/notes"}));
   CliResult text = RunHome({"plugins"});
   EXPECT_EQ(text.exit_code, 0) << text;
   EXPECT_THAT(text.out, HasSubstr("org.kindred.gratitude 1.0.0  (enabled)"));
@@ -107,24 +110,41 @@ TEST_F(PluginCliTest, APluginPathThatIsNotAPluginIsReportedAndTheRestWorks) {
   EXPECT_EQ(RunHome({"gratitude", "add", "still fine"}).exit_code, 0);
 }
 
+TEST_F(PluginCliTest, ALibraryBuiltForAnotherAbiVersionIsRefusedNamingBothVersions) {
+  const std::string future = KINDRED_FUTURE_PLUGIN_PATH;
+  CliResult r = RunHome({"--plugin", future, "--json", "plugins"});
+  EXPECT_EQ(r.exit_code, 0) << r;
+  EXPECT_THAT(
+      r.err,
+      HasSubstr(
+          "was built for plugin ABI version 2, but this Kindred speaks plugin ABI version 1"));
+  json list = json::parse(r.out);
+  EXPECT_EQ(list.back()["state"], "failed");
+  EXPECT_THAT(list.back()["reason"].get<std::string>(), HasSubstr("plugin ABI version 2"));
+  EXPECT_EQ(RunHome({"gratitude", "list"}).exit_code, 0);
+}
+
 // `kindred serve` on port 0, killed with SIGTERM at the end.
 class Serve {
  public:
   Serve(const std::string& home, const std::string& out) {
-    std::vector<std::string> args{KindredBinary(), "--home", home, "serve", "--listen", "127.0.0.1:0"};
+    std::vector<std::string> args{KindredBinary(), "--home",   home,
+                                  "serve",         "--listen", "127.0.0.1:0"};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
     posix_spawn_file_actions_t actions;
     posix_spawn_file_actions_init(&actions);
     posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, (out + ".err").c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    posix_spawn_file_actions_addopen(&actions, 2, (out + ".err").c_str(),
+                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     std::string kdf = "KINDRED_KDF=interactive", tz = "TZ=UTC", path = "PATH=/usr/bin:/bin";
     char* env[] = {kdf.data(), tz.data(), path.data(), nullptr};
     posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), env);
     posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 200 && ReadFileOrEmpty(out).find("listening on") == std::string::npos; ++i) {
+    for (int i = 0; i < 200 && ReadFileOrEmpty(out).find("listening on") == std::string::npos;
+         ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(25));
     }
   }

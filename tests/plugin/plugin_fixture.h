@@ -21,9 +21,9 @@
 
 namespace kindred::plugin_testing {
 
+using kindred::testing::FakeClock;
 using kindred::testing::TempDir;
 using kindred::testing::TestEnv;
-using kindred::testing::FakeClock;
 namespace pv1 = ::kindred::plugin::v1;
 
 // Arguments of a command: name -> values (none for a flag).
@@ -91,7 +91,8 @@ struct Device {
   }
 
   // The same with --json; the output parsed. Fails the test if it fails.
-  nlohmann::json Json(const std::string& id, const std::vector<std::string>& path, const Args& args = {}) {
+  nlohmann::json Json(const std::string& id, const std::vector<std::string>& path,
+                      const Args& args = {}) {
     auto r = Run(id, path, args, /*json=*/true);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
     if (!r.ok()) return nullptr;

@@ -24,7 +24,8 @@ template <uint32_t kViewVersion>
 class NotesPlugin final : public kp::Plugin {
  public:
   kp::Manifest Describe() const override {
-    kp::Manifest m{"org.test.notes", "1.0." + std::to_string(kViewVersion), "Notes for the host's tests"};
+    kp::Manifest m{"org.test.notes", "1.0." + std::to_string(kViewVersion),
+                   "Notes for the host's tests"};
     m.Collection("items")
         .Field("title", kp::MergeRule::kLastWriterWins)
         .Field("body", kp::MergeRule::kKeepBoth)
@@ -51,7 +52,9 @@ class NotesPlugin final : public kp::Plugin {
     m.Command({"notes", "write"}, "Write to any collection").Positional("collection", "Collection");
     m.Command({"notes", "view"}, "Rows of a view as JSON").Positional("view", "View");
     m.Command({"notes", "throw"}, "Throw an exception");
-    m.Command({"notes", "report"}, "Return a file").Option("out", "Where", kp::ValueType::kOutputFile).Option("other", "Not a file");
+    m.Command({"notes", "report"}, "Return a file")
+        .Option("out", "Where", kp::ValueType::kOutputFile)
+        .Option("other", "Not a file");
     return m;
   }
 
@@ -82,25 +85,27 @@ class NotesPlugin final : public kp::Plugin {
       if (!r.ok()) return Error(r.error());
       json versions = json::array();
       if (auto v = r->versions.find("body"); v != r->versions.end()) versions = v->second;
-      return kp::CommandResult::Ok(json{{"title", r->Text("title")},
-                                        {"body", r->Text("body")},
-                                        {"body_versions", versions},
-                                        {"likes", r->Int("likes").value_or(-1)},
-                                        {"tags", r->List("tags")},
-                                        {"log", r->List("log")},
-                                        {"shared", r->shared},
-                                        {"author", r->author}}
-                                       .dump());
+      return kp::CommandResult::Ok(json{
+          {"title", r->Text("title")},
+          {"body", r->Text("body")},
+          {"body_versions", versions},
+          {"likes", r->Int("likes").value_or(-1)},
+          {"tags", r->List("tags")},
+          {"log", r->List("log")},
+          {"shared", r->shared},
+          {"author", r->author}}.dump());
     }
     if (name == "notes read") {
       auto records = host.All(c.Get("collection"));
       if (!records.ok()) return Error(records.error());
       json out = json::array();
-      for (const auto& r : *records) out.push_back({{"id", r.id}, {"text", r.Text("text")}, {"shared", r.shared}});
+      for (const auto& r : *records)
+        out.push_back({{"id", r.id}, {"text", r.Text("text")}, {"shared", r.shared}});
       return kp::CommandResult::Ok(out.dump());
     }
     if (name == "notes write") {
-      auto id = host.Commit(kp::Change::Create(c.Get("collection")).Set("text", std::string("sneaky")));
+      auto id =
+          host.Commit(kp::Change::Create(c.Get("collection")).Set("text", std::string("sneaky")));
       if (!id.ok()) return Error(id.error());
       return kp::CommandResult::Ok(*id);
     }
@@ -138,18 +143,23 @@ class NotesPlugin final : public kp::Plugin {
 // ---- Raw-ABI plugins -------------------------------------------------------------
 
 void Write(const kindred_sink* sink, const std::string& bytes) {
-  if (sink && sink->write) sink->write(sink->ctx, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  if (sink && sink->write)
+    sink->write(sink->ctx, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
 }
 
 struct RawInstance {
   const kindred_host_api* host;
 };
 
-kindred_plugin_status RawCreate(const kindred_host_api* host, void** instance, const kindred_sink*) {
-  *instance = std::make_unique<RawInstance>(RawInstance{host}).release();  // owned by the host until destroy
+kindred_plugin_status RawCreate(const kindred_host_api* host, void** instance,
+                                const kindred_sink*) {
+  *instance = std::make_unique<RawInstance>(RawInstance{host})
+                  .release();  // owned by the host until destroy
   return KINDRED_PLUGIN_OK;
 }
-void RawDestroy(void* instance) { std::unique_ptr<RawInstance> owned(static_cast<RawInstance*>(instance)); }
+void RawDestroy(void* instance) {
+  std::unique_ptr<RawInstance> owned(static_cast<RawInstance*>(instance));
+}
 
 kindred_plugin_status GarbageDescribe(const kindred_sink* out) {
   kp::Manifest m{"org.test.garbage", "0.1.0", "Answers with garbage"};
@@ -186,7 +196,8 @@ kindred_plugin_status SpyDescribe(const kindred_sink* out) {
   Write(out, kp::wire::Encode(m).bytes());
   return KINDRED_PLUGIN_OK;
 }
-kindred_plugin_status SpyRun(void* instance, const uint8_t* in, size_t in_size, const kindred_sink* out) {
+kindred_plugin_status SpyRun(void* instance, const uint8_t* in, size_t in_size,
+                             const kindred_sink* out) {
   const kindred_host_api* host = static_cast<RawInstance*>(instance)->host;
   std::string seen(reinterpret_cast<const char*>(in), in_size);
   struct Collect {
@@ -205,7 +216,9 @@ kindred_plugin_status SpyRun(void* instance, const uint8_t* in, size_t in_size, 
   Write(out, kp::wire::Encode(kp::CommandResult::Ok(Hex(seen))).bytes());
   return KINDRED_PLUGIN_OK;
 }
-kindred_plugin_status NoViews(void*, const uint8_t*, size_t, const kindred_sink*) { return KINDRED_PLUGIN_OK; }
+kindred_plugin_status NoViews(void*, const uint8_t*, size_t, const kindred_sink*) {
+  return KINDRED_PLUGIN_OK;
+}
 
 }  // namespace
 }  // namespace kindred::plugin_testing
@@ -215,22 +228,31 @@ KINDRED_PLUGIN_ENTRY(kindred::plugin_testing::NotesPlugin<2>, test_notes_v2_plug
 
 extern "C" const kindred_plugin_api* test_garbage_plugin_entry(void) {
   using namespace kindred::plugin_testing;
-  static const kindred_plugin_api table = {sizeof(kindred_plugin_api), KINDRED_PLUGIN_ABI_VERSION,
-                                           &GarbageDescribe, &RawCreate, &RawDestroy, &GarbageRun,
+  static const kindred_plugin_api table = {sizeof(kindred_plugin_api),
+                                           KINDRED_PLUGIN_ABI_VERSION,
+                                           &GarbageDescribe,
+                                           &RawCreate,
+                                           &RawDestroy,
+                                           &GarbageRun,
                                            &GarbageUpdate};
   return &table;
 }
 
 extern "C" const kindred_plugin_api* test_spy_plugin_entry(void) {
   using namespace kindred::plugin_testing;
-  static const kindred_plugin_api table = {sizeof(kindred_plugin_api), KINDRED_PLUGIN_ABI_VERSION,
-                                           &SpyDescribe, &RawCreate, &RawDestroy, &SpyRun, &NoViews};
+  static const kindred_plugin_api table = {sizeof(kindred_plugin_api),
+                                           KINDRED_PLUGIN_ABI_VERSION,
+                                           &SpyDescribe,
+                                           &RawCreate,
+                                           &RawDestroy,
+                                           &SpyRun,
+                                           &NoViews};
   return &table;
 }
 
 extern "C" const kindred_plugin_api* test_future_plugin_entry(void) {
   using namespace kindred::plugin_testing;
-  static const kindred_plugin_api table = {sizeof(kindred_plugin_api), 2u, &SpyDescribe, &RawCreate,
-                                           &RawDestroy, &SpyRun, &NoViews};
+  static const kindred_plugin_api table = {
+      sizeof(kindred_plugin_api), 2u, &SpyDescribe, &RawCreate, &RawDestroy, &SpyRun, &NoViews};
   return &table;
 }

@@ -78,9 +78,14 @@ TEST(WireTest, ARecordProtobufWroteDecodesToTheSameValues) {
 
 TEST(WireTest, AManifestEncodesAsProtobufReadsIt) {
   kp::Manifest m{"org.example.hello", "1.2.3", "Hello"};
-  m.Collection("greetings").Field("text", kp::MergeRule::kKeepBoth).Field("likes", kp::MergeRule::kCounter);
+  m.Collection("greetings")
+      .Field("text", kp::MergeRule::kKeepBoth)
+      .Field("likes", kp::MergeRule::kCounter);
   m.View("by_day", 7).From("greetings").FromTagged("journal", "tags", "hello");
-  m.Command({"hello", "say"}, "Say it").Rest("text", "What").Flag("loud", "Loudly").Option("n", "Times", kp::ValueType::kInteger);
+  m.Command({"hello", "say"}, "Say it")
+      .Rest("text", "What")
+      .Flag("loud", "Loudly")
+      .Option("n", "Times", kp::ValueType::kInteger);
   m.Reads("journal", kp::ReadScope::kPrivateToo);
   v1::Manifest p;
   ASSERT_TRUE(p.ParseFromString(wire::Encode(m).bytes()));
@@ -133,7 +138,12 @@ TEST(WireTest, ACommandAndItsResultCrossBothWays) {
 }
 
 TEST(WireTest, ChangesQueriesAndViewMessagesMatchProtobuf) {
-  kp::Change c = kp::Change::Update("notes", "id1").Shared(false).Set("title", std::string("t")).Add("likes", -2).Insert("tags", "x").Erase("tags", "y");
+  kp::Change c = kp::Change::Update("notes", "id1")
+                     .Shared(false)
+                     .Set("title", std::string("t"))
+                     .Add("likes", -2)
+                     .Insert("tags", "x")
+                     .Erase("tags", "y");
   v1::Change p;
   ASSERT_TRUE(p.ParseFromString(wire::Encode(c).bytes()));
   EXPECT_EQ(p.kind(), v1::CHANGE_KIND_UPDATE);
@@ -181,7 +191,8 @@ TEST(WireTest, UnknownFieldsAreSkippedAndBrokenBytesRefused) {
     }
   }
   kp::Record junk;
-  EXPECT_FALSE(wire::DecodeMessage(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11), &junk));
+  EXPECT_FALSE(
+      wire::DecodeMessage(std::string("\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff\xff", 11), &junk));
   EXPECT_FALSE(wire::DecodeMessage(std::string("\x0b", 1), &junk));  // a group
 }
 

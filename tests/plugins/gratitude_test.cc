@@ -15,7 +15,8 @@ constexpr int64_t kDay = int64_t{24} * 3600 * 1000000;
 
 class GratitudeTest : public ::testing::Test {
  protected:
-  GratitudeTest() : alex_("Alex", 1, RegisterBuiltinPlugins), sam_("Sam", 2, RegisterBuiltinPlugins) {
+  GratitudeTest()
+      : alex_("Alex", 1, RegisterBuiltinPlugins), sam_("Sam", 2, RegisterBuiltinPlugins) {
     Link(alex_, sam_);
   }
   std::string Add(Device& d, const std::string& text, bool priv = false) {

@@ -1,10 +1,11 @@
 // org.kindred.repair: opening a repair, I-statements and reflections,
 // agreements, resolving, and the time it took, across both partners.
+#include "plugins/repair/repair.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include "plugins/builtin.h"
-#include "plugins/repair/repair.h"
 #include "tests/plugin/plugin_fixture.h"
 
 namespace kindred::plugin_testing {
@@ -56,10 +57,15 @@ TEST_F(RepairTest, NotesFromBothPartnersWrittenAtOnceAreAllKeptInTimeOrder) {
   const std::string id = Open(alex_, "weekend plans");
   SyncBoth(alex_, sam_);
   alex_.clock().Advance(1'000'000);
-  alex_.Json(kRepair, {"repair", "note"}, {{"id", {id}}, {"text", {"I felt left out of the decision"}}, {"feeling", {"left out"}}});
+  alex_.Json(
+      kRepair, {"repair", "note"},
+      {{"id", {id}}, {"text", {"I felt left out of the decision"}}, {"feeling", {"left out"}}});
   sam_.clock().Advance(2'000'000);
-  sam_.Json(kRepair, {"repair", "note"}, {{"id", {id}}, {"text", {"You felt left out because I decided alone"}}, {"reflect", {}}});
-  sam_.Json(kRepair, {"repair", "agree"}, {{"id", {id}}, {"text", {"We plan weekends together on Thursdays"}}});
+  sam_.Json(
+      kRepair, {"repair", "note"},
+      {{"id", {id}}, {"text", {"You felt left out because I decided alone"}}, {"reflect", {}}});
+  sam_.Json(kRepair, {"repair", "agree"},
+            {{"id", {id}}, {"text", {"We plan weekends together on Thursdays"}}});
   SyncBoth(alex_, sam_);
   auto shown = alex_.Json(kRepair, {"repair", "show"}, {{"id", {id}}});
   ASSERT_EQ(shown["notes"].size(), 2u);
@@ -72,14 +78,20 @@ TEST_F(RepairTest, NotesFromBothPartnersWrittenAtOnceAreAllKeptInTimeOrder) {
 
 TEST_F(RepairTest, AnAccusingYouStatementGetsAGentleIStatementSuggestion) {
   const std::string id = Open(alex_, "being late");
-  auto r = alex_.Run(kRepair, {"repair", "note"}, {{"id", {id}}, {"text", {"You never tell me when you're running late"}}, {"feeling", {"worried"}}});
+  auto r = alex_.Run(kRepair, {"repair", "note"},
+                     {{"id", {id}},
+                      {"text", {"You never tell me when you're running late"}},
+                      {"feeling", {"worried"}}});
   ASSERT_TRUE(r.ok());
   EXPECT_EQ(r->exit_code(), 0);
   EXPECT_THAT(r->err(), HasSubstr("I feel worried when"));
-  auto calm = alex_.Json(kRepair, {"repair", "note"}, {{"id", {id}}, {"text", {"I feel worried when I don't hear from you"}}});
+  auto calm = alex_.Json(kRepair, {"repair", "note"},
+                         {{"id", {id}}, {"text", {"I feel worried when I don't hear from you"}}});
   EXPECT_TRUE(calm["suggestion"].is_null());
   // A reflection repeats the partner's words: no suggestion there.
-  auto reflect = alex_.Json(kRepair, {"repair", "note"}, {{"id", {id}}, {"text", {"You felt rushed this morning"}}, {"reflect", {}}});
+  auto reflect =
+      alex_.Json(kRepair, {"repair", "note"},
+                 {{"id", {id}}, {"text", {"You felt rushed this morning"}}, {"reflect", {}}});
   EXPECT_TRUE(reflect["suggestion"].is_null());
 }
 
@@ -90,7 +102,8 @@ TEST(RepairHeuristicTest, AccusingPhrasesAreNoticedAndIStatementsLeftAlone) {
   EXPECT_TRUE(SuggestIStatement("I'm upset because you didn't call", "", "").has_value());
   EXPECT_THAT(SuggestIStatement("you made me wait", "hurt", "to be told"),
               Optional(HasSubstr("\"I feel hurt when ... , because I need to be told.\"")));
-  EXPECT_FALSE(SuggestIStatement("I feel hurt when plans change at the last minute", "", "").has_value());
+  EXPECT_FALSE(
+      SuggestIStatement("I feel hurt when plans change at the last minute", "", "").has_value());
   EXPECT_FALSE(SuggestIStatement("Can we talk about Sunday?", "", "").has_value());
   EXPECT_FALSE(SuggestIStatement("Thank you for listening", "", "").has_value());
 }

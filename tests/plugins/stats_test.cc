@@ -56,12 +56,15 @@ class StatsTest : public ::testing::Test {
   }
   void Journal(Device& d, int64_t when, const std::string& tag, bool shared) {
     Clock(when);
-    ASSERT_TRUE(d.engine->Commit(d.space(), {Mutation::Create("journal", {{"text", std::string("a moment")},
-                                                                         {"tags", std::vector<std::string>{tag}},
-                                                                         {"shared", shared}})})
+    ASSERT_TRUE(d.engine
+                    ->Commit(d.space(),
+                             {Mutation::Create("journal", {{"text", std::string("a moment")},
+                                                           {"tags", std::vector<std::string>{tag}},
+                                                           {"shared", shared}})})
                     .ok());
   }
-  std::string Repair(Device& d, int64_t opened, std::optional<int64_t> resolved, const std::string& topic) {
+  std::string Repair(Device& d, int64_t opened, std::optional<int64_t> resolved,
+                     const std::string& topic) {
     Clock(opened);
     auto j = d.Json(kRepair, {"repair", "open"}, {{"topic", {topic}}});
     const std::string id = j.value("id", "");
@@ -72,7 +75,8 @@ class StatsTest : public ::testing::Test {
     return id;
   }
   // A daily ritual at 21:00 UTC from the first Monday, done on the given (week, day)s.
-  std::string DailyRitual(Device& d, const std::string& title, const std::vector<std::pair<int, int>>& done) {
+  std::string DailyRitual(Device& d, const std::string& title,
+                          const std::vector<std::pair<int, int>>& done) {
     auto calendar = cal::Calendar::Create();
     EXPECT_TRUE(calendar.ok());
     Rituals rituals(*d.engine, **calendar, d.env->clock());
@@ -86,7 +90,8 @@ class StatsTest : public ::testing::Test {
     EXPECT_TRUE(id.ok()) << id.status().ToString();
     for (auto [week, day] : done) {
       const int64_t start = At(week, day, 21) / kSecond;
-      auto arg = cal::ParseDateTimeArg(cal::FormatCivilTime(cal::CivilFromSecondsAsIfUtc(start)).substr(0, 16));
+      auto arg = cal::ParseDateTimeArg(
+          cal::FormatCivilTime(cal::CivilFromSecondsAsIfUtc(start)).substr(0, 16));
       EXPECT_TRUE(arg.ok());
       auto marked = rituals.MarkDone(*id, *arg, "", 0);
       EXPECT_TRUE(marked.ok()) << marked.status().ToString();
@@ -120,7 +125,9 @@ class StatsTest : public ::testing::Test {
     SyncBoth(alex_, sam_);
   }
 
-  nlohmann::json Stats(Device& d, Args args = {{"weeks", {"4"}}}) { return d.Json(kStats, {"stats"}, args); }
+  nlohmann::json Stats(Device& d, Args args = {{"weeks", {"4"}}}) {
+    return d.Json(kStats, {"stats"}, args);
+  }
 
   Device alex_;
   Device sam_;
@@ -147,8 +154,10 @@ TEST_F(StatsTest, EachWeekCountsRitualsGratitudeClosenessAndRepairs) {
   EXPECT_EQ(w[1]["closeness_moments"], 2);
   EXPECT_EQ(w[2]["closeness_moments"], 0);
   // Repairs and time to repair.
-  EXPECT_EQ(w[0]["repairs"], nlohmann::json({{"opened", 1}, {"resolved", 1}, {"median_hours_to_repair", 48.0}}));
-  EXPECT_EQ(w[2]["repairs"], nlohmann::json({{"opened", 1}, {"resolved", 1}, {"median_hours_to_repair", 2.0}}));
+  EXPECT_EQ(w[0]["repairs"],
+            nlohmann::json({{"opened", 1}, {"resolved", 1}, {"median_hours_to_repair", 48.0}}));
+  EXPECT_EQ(w[2]["repairs"],
+            nlohmann::json({{"opened", 1}, {"resolved", 1}, {"median_hours_to_repair", 2.0}}));
   EXPECT_EQ(w[3]["repairs"]["opened"], 1);
   EXPECT_TRUE(w[3]["repairs"]["median_hours_to_repair"].is_null());
   EXPECT_EQ(s["median_hours_to_repair"], 25.0);
@@ -161,7 +170,7 @@ TEST_F(StatsTest, APartnersPrivateRecordsCountOnlyForThem) {
   auto sam = Stats(sam_);
   EXPECT_EQ(sam["weeks"][2]["gratitude"]["total"], 3);  // including the private note
   EXPECT_EQ(sam["weeks"][2]["closeness_moments"], 1);
-  EXPECT_EQ(sam["weeks"][1]["closeness_moments"], 1);   // Alex's shared one, not the private one
+  EXPECT_EQ(sam["weeks"][1]["closeness_moments"], 1);  // Alex's shared one, not the private one
 }
 
 TEST_F(StatsTest, AStreakCountsOccurrencesKeptInARowAndTheLongestRun) {

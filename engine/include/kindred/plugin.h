@@ -85,7 +85,8 @@ class Host {
     return Read(Query{std::move(collection), "", "", ""});
   }
   // The records of `collection` whose list field `field` holds `item`.
-  Result<std::vector<Record>> WithItem(std::string collection, std::string field, std::string item) {
+  Result<std::vector<Record>> WithItem(std::string collection, std::string field,
+                                       std::string item) {
     return Read(Query{std::move(collection), std::move(field), std::move(item), ""});
   }
   // One record by id; KINDRED_PLUGIN_NOT_FOUND when there is none.
@@ -139,7 +140,8 @@ class Host {
     return std::move(reply.bytes);
   }
   static Error Malformed(const char* call) {
-    return Error{KINDRED_PLUGIN_INTERNAL, std::string("the host's reply to ") + call + " could not be read"};
+    return Error{KINDRED_PLUGIN_INTERNAL,
+                 std::string("the host's reply to ") + call + " could not be read"};
   }
 
   const kindred_host_api* api_;
@@ -165,7 +167,7 @@ class Plugin {
 
   // The rows to put and remove in view `changes.view`, given the records of
   // its sources that changed. Only called for views the manifest declares.
-  virtual ViewUpdate UpdateView(const ViewChanges& changes, Host& host) { return {}; }
+  virtual ViewUpdate UpdateView(const ViewChanges& /*changes*/, Host& /*host*/) { return {}; }
 };
 
 namespace internal {
@@ -198,7 +200,8 @@ struct Adapter {
   static kindred_plugin_status Create(const kindred_host_api* host, void** instance,
                                       const kindred_sink* error) {
     try {
-      if (host == nullptr || instance == nullptr || host->abi_version != KINDRED_PLUGIN_ABI_VERSION ||
+      if (host == nullptr || instance == nullptr ||
+          host->abi_version != KINDRED_PLUGIN_ABI_VERSION ||
           host->struct_size < sizeof(kindred_host_api)) {
         WriteTo(error, "the host does not speak this plugin's ABI version");
         return KINDRED_PLUGIN_INVALID_ARGUMENT;
@@ -225,7 +228,8 @@ struct Adapter {
                                           const kindred_sink* out) {
     try {
       Command command;
-      if (!wire::DecodeMessage(std::string_view(reinterpret_cast<const char*>(in), in_size), &command)) {
+      if (!wire::DecodeMessage(std::string_view(reinterpret_cast<const char*>(in), in_size),
+                               &command)) {
         WriteTo(out, "the command request could not be read");
         return KINDRED_PLUGIN_INVALID_ARGUMENT;
       }
@@ -244,7 +248,8 @@ struct Adapter {
                                           const kindred_sink* out) {
     try {
       ViewChanges changes;
-      if (!wire::DecodeMessage(std::string_view(reinterpret_cast<const char*>(in), in_size), &changes)) {
+      if (!wire::DecodeMessage(std::string_view(reinterpret_cast<const char*>(in), in_size),
+                               &changes)) {
         WriteTo(out, "the view update request could not be read");
         return KINDRED_PLUGIN_INVALID_ARGUMENT;
       }
@@ -261,9 +266,13 @@ struct Adapter {
 
   // The plugin's table: immutable, lives as long as the library.
   static const kindred_plugin_api* Table() {
-    static const kindred_plugin_api table = {
-        sizeof(kindred_plugin_api), KINDRED_PLUGIN_ABI_VERSION, &Describe, &Create, &Destroy,
-        &RunCommand, &UpdateView};
+    static const kindred_plugin_api table = {sizeof(kindred_plugin_api),
+                                             KINDRED_PLUGIN_ABI_VERSION,
+                                             &Describe,
+                                             &Create,
+                                             &Destroy,
+                                             &RunCommand,
+                                             &UpdateView};
     return &table;
   }
 };
@@ -274,17 +283,17 @@ struct Adapter {
 // Defines the entry point `entry_name` returning PluginClass's table. Used by
 // plugins linked into the kindred binary, each under its own name (see
 // plugins/builtin.cc).
-#define KINDRED_PLUGIN_ENTRY(PluginClass, entry_name)                   \
+#define KINDRED_PLUGIN_ENTRY(PluginClass, entry_name)                  \
   extern "C" const kindred_plugin_api* entry_name(void) {              \
     return ::kindred::plugin::internal::Adapter<PluginClass>::Table(); \
   }
 
 // Exports PluginClass from a shared library as `kindred_plugin_entry`, the
 // symbol the host looks for with dlsym. One per library.
-#define KINDRED_PLUGIN(PluginClass)                                                           \
-  extern "C" __attribute__((visibility("default"))) const kindred_plugin_api* kindred_plugin_entry( \
-      void) {                                                                                 \
-    return ::kindred::plugin::internal::Adapter<PluginClass>::Table();                        \
+#define KINDRED_PLUGIN(PluginClass)                                           \
+  extern "C" __attribute__((visibility("default"))) const kindred_plugin_api* \
+  kindred_plugin_entry(void) {                                                \
+    return ::kindred::plugin::internal::Adapter<PluginClass>::Table();        \
   }
 
 #endif  // KINDRED_PLUGIN_H_

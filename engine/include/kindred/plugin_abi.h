@@ -128,7 +128,7 @@ typedef struct kindred_plugin_api {
 typedef const kindred_plugin_api* (*kindred_plugin_entry_fn)(void);
 
 #ifdef __cplusplus
-}  /* extern "C" */
+} /* extern "C" */
 #endif
 
 #endif /* KINDRED_PLUGIN_ABI_H_ */

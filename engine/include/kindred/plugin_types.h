@@ -34,7 +34,7 @@ struct Error {
 template <typename T>
 class Result {
  public:
-  Result(T value) : v_(std::move(value)) {}  // NOLINT: implicit, like kindred::Result
+  Result(T value) : v_(std::move(value)) {}      // NOLINT: implicit, like kindred::Result
   Result(Error error) : v_(std::move(error)) {}  // NOLINT
   bool ok() const { return v_.index() == 0; }
   // REQUIRES: ok().
@@ -136,7 +136,8 @@ struct CommandSpec {
   std::vector<OptionSpec> options;
 
   CommandSpec& Flag(std::string name, std::string text) {
-    options.push_back({std::move(name), OptionKind::kFlag, std::move(text), false, ValueType::kText});
+    options.push_back(
+        {std::move(name), OptionKind::kFlag, std::move(text), false, ValueType::kText});
     return *this;
   }
   CommandSpec& Option(std::string name, std::string text, ValueType type = ValueType::kText) {
@@ -144,11 +145,13 @@ struct CommandSpec {
     return *this;
   }
   CommandSpec& Positional(std::string name, std::string text) {
-    options.push_back({std::move(name), OptionKind::kPositional, std::move(text), true, ValueType::kText});
+    options.push_back(
+        {std::move(name), OptionKind::kPositional, std::move(text), true, ValueType::kText});
     return *this;
   }
   CommandSpec& Rest(std::string name, std::string text, bool required = true) {
-    options.push_back({std::move(name), OptionKind::kRest, std::move(text), required, ValueType::kText});
+    options.push_back(
+        {std::move(name), OptionKind::kRest, std::move(text), required, ValueType::kText});
     return *this;
   }
 };
@@ -248,11 +251,13 @@ struct Change {
 
   Kind kind = Kind::kCreate;
   std::string collection;
-  std::string id;  // update, delete
+  std::string id;                                  // update, delete
   Visibility visibility = Visibility::kUnchanged;  // a create without it is private
   std::vector<FieldWrite> writes;
 
-  static Change Create(std::string collection) { return Make(Kind::kCreate, std::move(collection), ""); }
+  static Change Create(std::string collection) {
+    return Make(Kind::kCreate, std::move(collection), "");
+  }
   static Change Update(std::string collection, std::string id) {
     return Make(Kind::kUpdate, std::move(collection), std::move(id));
   }
@@ -287,7 +292,9 @@ struct Change {
     writes.push_back(std::move(w));
     return *this;
   }
-  Change& Append(std::string field, std::string item) { return Insert(std::move(field), std::move(item)); }
+  Change& Append(std::string field, std::string item) {
+    return Insert(std::move(field), std::move(item));
+  }
   // Add-wins set: remove an item (as this device has seen it).
   Change& Erase(std::string field, std::string item) {
     FieldWrite w;
@@ -427,11 +434,21 @@ inline std::string JsonQuote(std::string_view text) {
   std::string out = "\"";
   for (unsigned char c : text) {
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         if (c < 0x20) {
           static constexpr char kHex[] = "0123456789abcdef";

@@ -66,8 +66,7 @@ class Writer {
 // Reads the fields of one message in order.
 class Reader {
  public:
-  Reader(const void* data, size_t size)
-      : p_(static_cast<const uint8_t*>(data)), end_(p_ + size) {}
+  Reader(const void* data, size_t size) : p_(static_cast<const uint8_t*>(data)), end_(p_ + size) {}
   explicit Reader(std::string_view bytes) : Reader(bytes.data(), bytes.size()) {}
 
   // The next field's number and wire type; false at the end (ok()) or on
@@ -136,11 +135,16 @@ class Reader {
     uint64_t n;
     std::string_view s;
     switch (type) {
-      case kVarint: return Varint(&n);
-      case kLength: return Bytes(type, &s);
-      case kFixed64: return Advance(8);
-      case kFixed32: return Advance(4);
-      default: return Fail();  // groups are not used by Kindred
+      case kVarint:
+        return Varint(&n);
+      case kLength:
+        return Bytes(type, &s);
+      case kFixed64:
+        return Advance(8);
+      case kFixed32:
+        return Advance(4);
+      default:
+        return Fail();  // groups are not used by Kindred
     }
   }
 
@@ -335,12 +339,19 @@ inline bool Decode(Reader& r, Manifest* m) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: ok = r.String(t, &m->id); break;
-      case 2: ok = r.String(t, &m->version); break;
-      case 3: ok = r.String(t, &m->summary); break;
+      case 1:
+        ok = r.String(t, &m->id);
+        break;
+      case 2:
+        ok = r.String(t, &m->version);
+        break;
+      case 3:
+        ok = r.String(t, &m->summary);
+        break;
       case 4:
         m->collections.emplace_back();
-        ok = Nested(r, t, &m->collections.back(), [](Reader& s, CollectionSpec* x) { return Decode(s, x); });
+        ok = Nested(r, t, &m->collections.back(),
+                    [](Reader& s, CollectionSpec* x) { return Decode(s, x); });
         break;
       case 5:
         m->views.emplace_back();
@@ -348,13 +359,15 @@ inline bool Decode(Reader& r, Manifest* m) {
         break;
       case 6:
         m->commands.emplace_back();
-        ok = Nested(r, t, &m->commands.back(), [](Reader& s, CommandSpec* x) { return Decode(s, x); });
+        ok = Nested(r, t, &m->commands.back(),
+                    [](Reader& s, CommandSpec* x) { return Decode(s, x); });
         break;
       case 7:
         m->reads.emplace_back();
         ok = Nested(r, t, &m->reads.back(), [](Reader& s, ReadGrant* x) { return Decode(s, x); });
         break;
-      default: ok = r.Skip(t);
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
@@ -446,8 +459,12 @@ inline bool Decode(Reader& r, Record* rec) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: ok = r.String(t, &rec->collection); break;
-      case 2: ok = r.String(t, &rec->id); break;
+      case 1:
+        ok = r.String(t, &rec->collection);
+        break;
+      case 2:
+        ok = r.String(t, &rec->id);
+        break;
       case 3: {
         std::string name;
         Value value;
@@ -476,13 +493,26 @@ inline bool Decode(Reader& r, Record* rec) {
         }
         break;
       }
-      case 4: ok = r.String(t, &rec->author); break;
-      case 5: ok = r.String(t, &rec->device); break;
-      case 6: ok = r.Int64(t, &rec->created_micros); break;
-      case 7: ok = r.Int64(t, &rec->edited_micros); break;
-      case 8: ok = r.Bool(t, &rec->shared); break;
-      case 9: ok = r.Bool(t, &rec->deleted); break;
-      default: ok = r.Skip(t);
+      case 4:
+        ok = r.String(t, &rec->author);
+        break;
+      case 5:
+        ok = r.String(t, &rec->device);
+        break;
+      case 6:
+        ok = r.Int64(t, &rec->created_micros);
+        break;
+      case 7:
+        ok = r.Int64(t, &rec->edited_micros);
+        break;
+      case 8:
+        ok = r.Bool(t, &rec->shared);
+        break;
+      case 9:
+        ok = r.Bool(t, &rec->deleted);
+        break;
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
@@ -544,12 +574,25 @@ inline bool Decode(Reader& r, FieldWrite* f) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: ok = r.String(t, &f->name); break;
-      case 2: ok = Nested(r, t, &f->set, [](Reader& s, Value* v) { return DecodeValue(s, v); }); break;
-      case 3: ok = r.Int64(t, &f->add); break;
-      case 4: f->add_items.emplace_back(); ok = r.String(t, &f->add_items.back()); break;
-      case 5: f->remove_items.emplace_back(); ok = r.String(t, &f->remove_items.back()); break;
-      default: ok = r.Skip(t);
+      case 1:
+        ok = r.String(t, &f->name);
+        break;
+      case 2:
+        ok = Nested(r, t, &f->set, [](Reader& s, Value* v) { return DecodeValue(s, v); });
+        break;
+      case 3:
+        ok = r.Int64(t, &f->add);
+        break;
+      case 4:
+        f->add_items.emplace_back();
+        ok = r.String(t, &f->add_items.back());
+        break;
+      case 5:
+        f->remove_items.emplace_back();
+        ok = r.String(t, &f->remove_items.back());
+        break;
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
@@ -570,15 +613,24 @@ inline bool Decode(Reader& r, Change* c) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: ok = r.Int32(t, &kind); break;
-      case 2: ok = r.String(t, &c->collection); break;
-      case 3: ok = r.String(t, &c->id); break;
-      case 4: ok = r.Int32(t, &visibility); break;
+      case 1:
+        ok = r.Int32(t, &kind);
+        break;
+      case 2:
+        ok = r.String(t, &c->collection);
+        break;
+      case 3:
+        ok = r.String(t, &c->id);
+        break;
+      case 4:
+        ok = r.Int32(t, &visibility);
+        break;
       case 5:
         c->writes.emplace_back();
         ok = Nested(r, t, &c->writes.back(), [](Reader& s, FieldWrite* x) { return Decode(s, x); });
         break;
-      default: ok = r.Skip(t);
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
@@ -659,7 +711,10 @@ inline bool Decode(Reader& r, Command* c) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: c->path.emplace_back(); ok = r.String(t, &c->path.back()); break;
+      case 1:
+        c->path.emplace_back();
+        ok = r.String(t, &c->path.back());
+        break;
       case 2: {
         std::pair<std::string, std::vector<std::string>> arg;
         ok = Nested(r, t, &arg, [](Reader& s, std::pair<std::string, std::vector<std::string>>* a) {
@@ -681,9 +736,14 @@ inline bool Decode(Reader& r, Command* c) {
         if (ok) c->arguments[arg.first] = std::move(arg.second);
         break;
       }
-      case 3: ok = r.Bool(t, &c->json); break;
-      case 4: ok = Nested(r, t, &c->env, [](Reader& s, Environment* e) { return Decode(s, e); }); break;
-      default: ok = r.Skip(t);
+      case 3:
+        ok = r.Bool(t, &c->json);
+        break;
+      case 4:
+        ok = Nested(r, t, &c->env, [](Reader& s, Environment* e) { return Decode(s, e); });
+        break;
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
@@ -708,21 +768,30 @@ inline bool Decode(Reader& r, CommandResult* c) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: ok = r.Int32(t, &c->exit_code); break;
-      case 2: ok = r.String(t, &c->out); break;
-      case 3: ok = r.String(t, &c->err); break;
+      case 1:
+        ok = r.Int32(t, &c->exit_code);
+        break;
+      case 2:
+        ok = r.String(t, &c->out);
+        break;
+      case 3:
+        ok = r.String(t, &c->err);
+        break;
       case 4:
         c->files.emplace_back();
         ok = Nested(r, t, &c->files.back(), [](Reader& s, OutputFile* f) {
           uint32_t fn, ft;
           while (s.Next(&fn, &ft)) {
-            bool good = fn == 1 ? s.String(ft, &f->option) : fn == 2 ? s.String(ft, &f->content) : s.Skip(ft);
+            bool good = fn == 1   ? s.String(ft, &f->option)
+                        : fn == 2 ? s.String(ft, &f->content)
+                                  : s.Skip(ft);
             if (!good) return false;
           }
           return s.ok();
         });
         break;
-      default: ok = r.Skip(t);
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
@@ -742,14 +811,21 @@ inline bool Decode(Reader& r, ViewChanges* v) {
   while (r.Next(&n, &t)) {
     bool ok;
     switch (n) {
-      case 1: ok = r.String(t, &v->view); break;
-      case 2: ok = r.UInt32(t, &v->version); break;
-      case 3: ok = r.Bool(t, &v->rebuild); break;
+      case 1:
+        ok = r.String(t, &v->view);
+        break;
+      case 2:
+        ok = r.UInt32(t, &v->version);
+        break;
+      case 3:
+        ok = r.Bool(t, &v->rebuild);
+        break;
       case 4:
         v->records.emplace_back();
         ok = Nested(r, t, &v->records.back(), [](Reader& s, Record* x) { return Decode(s, x); });
         break;
-      default: ok = r.Skip(t);
+      default:
+        ok = r.Skip(t);
     }
     if (!ok) return false;
   }
