@@ -106,6 +106,7 @@ void AddJournalCommands(CLI::App& app, Context& ctx);
 void AddRitualCommands(CLI::App& app, Context& ctx);  // ritual ...
 void AddTodayCommand(CLI::App& app, Context& ctx);    // today
 void AddSyncCommands(CLI::App& app, Context& ctx);
+void AddPairingCommands(CLI::App& app, Context& ctx);  // invite, join, devices, revoke, unpair
 // kindred plugins ..., and every plugin's commands; loads HOME/plugins/*.so
 // and each --plugin PATH in `args` into ctx.plugins first.
 void AddPluginCommands(CLI::App& app, Context& ctx, const std::vector<std::string>& args);

@@ -92,7 +92,8 @@ int RunStatus(Context& ctx) {
       json vv = json::object();
       for (const auto& [dev, seq] : s.version_vector) vv[dev.ToString()] = seq;
       out["spaces"].push_back({{"id", s.id.ToHex()}, {"kind", s.kind}, {"epoch", s.epoch},
-                               {"records", s.records}, {"version_vector", vv}});
+                               {"records", s.records}, {"version_vector", vv},
+                               {"ended", s.ended_micros != 0}});
     }
     std::cout << out.dump() << "\n";
     return kExitOk;
@@ -108,7 +109,7 @@ int RunStatus(Context& ctx) {
   }
   for (const auto& s : *spaces) {
     std::cout << "space:   " << s.kind << " " << s.id.ToHex().substr(0, 8) << " (key epoch "
-              << s.epoch << ")\n";
+              << s.epoch << (s.ended_micros ? "; ended, read-only" : "") << ")\n";
     for (const auto& [collection, n] : s.records) {
       std::cout << "  " << collection << ": " << n << (n == 1 ? " record" : " records") << "\n";
     }

@@ -130,6 +130,7 @@ int RunCommandLine(const std::vector<std::string>& args, Context& ctx) {
   AddRitualCommands(app, ctx);
   AddTodayCommand(app, ctx);
   AddSyncCommands(app, ctx);
+  AddPairingCommands(app, ctx);
   AddPluginCommands(app, ctx, args);
 
   std::vector<std::string> argv_strings{"kindred"};

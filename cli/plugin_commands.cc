@@ -160,7 +160,8 @@ int RunList(Context& ctx) {
              {"permissions", p.permissions},
              {"state", p.state},
              {"summary", p.summary},
-             {"source", p.source}};
+             {"source", p.source},
+             {"own_process", p.out_of_process}};
       if (!p.reason.empty()) o["reason"] = p.reason;
       out.push_back(std::move(o));
     }
@@ -177,7 +178,10 @@ int RunList(Context& ctx) {
               << ")\n";
     if (!p.summary.empty()) std::cout << "  " << p.summary << "\n";
     for (const auto& w : p.permissions_in_words) std::cout << "  - " << w << "\n";
-    if (p.source != "built-in") std::cout << "  from " << p.source << "\n";
+    if (p.source != "built-in") {
+      std::cout << "  from " << p.source
+                << (p.out_of_process ? " (runs in a process of its own)" : "") << "\n";
+    }
   }
   return kExitOk;
 }

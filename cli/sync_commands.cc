@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "cli/context.h"
 #include "cli/control.h"
@@ -100,10 +101,37 @@ int RunSync(Context& ctx, const SyncArgs& a) {
     if (total >= 1000) bar.Update(done, total);  // only long syncs
   };
   sync::DialResult result;
+  // Who belongs to which space here: a session that changes it (a device
+  // added or a space joined, e.g. the couple's space after pairing) is
+  // followed by one more, so the new logs come along at once.
+  auto membership = [&engine]() {
+    std::set<std::pair<SpaceId, DeviceId>> out;
+    auto devices = (*engine)->Devices();
+    if (!devices.ok()) return out;
+    for (const RosterDevice& d : *devices) {
+      if (d.revoked) continue;
+      for (const SpaceId& s : d.spaces) out.insert({s, d.card.id});
+    }
+    return out;
+  };
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
+        const auto before = membership();
         result = co_await sync::Dial(**engine, pool.get_executor(), *where, options);
+        if (result.failure != sync::DialFailure::kNone ||
+            result.session.reason != sync::EndReason::kCompleted || membership() == before) {
+          co_return;
+        }
+        sync::DialResult more = co_await sync::Dial(**engine, pool.get_executor(), *where, options);
+        if (more.failure == sync::DialFailure::kNone &&
+            more.session.reason == sync::EndReason::kCompleted) {
+          result.session.stats.ops_sent += more.session.stats.ops_sent;
+          result.session.stats.ops_received += more.session.stats.ops_received;
+          result.session.stats.bytes_out += more.session.stats.bytes_out;
+          result.session.stats.bytes_in += more.session.stats.bytes_in;
+          result.elapsed += more.elapsed;
+        }
       },
       asio::detached);
   io.run();

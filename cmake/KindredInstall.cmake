@@ -47,3 +47,10 @@ install(FILES
 if(TARGET kindred)
   install(TARGETS kindred RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 endif()
+# The process third-party plugins run in (docs/plugins.md, "Process model"):
+# kindred looks for it next to itself (the build tree's bin/) and in
+# ../libexec/kindred/ (an installed tree). Building kindred builds it.
+if(TARGET kindred AND TARGET kindred-plugin-runner)
+  add_dependencies(kindred kindred-plugin-runner)
+  install(TARGETS kindred-plugin-runner RUNTIME DESTINATION ${CMAKE_INSTALL_LIBEXECDIR}/kindred)
+endif()

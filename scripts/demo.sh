@@ -4,8 +4,6 @@
 set -euo pipefail
 
 KINDRED=${1:-build/bin/kindred}
-BIN_DIR=$(dirname "$KINDRED")
-LOCAL_SYNC="$BIN_DIR/kindred-local-sync"
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/kindred-demo.XXXXXX")
 SERVE_PID=""
 stop_serve() {
@@ -18,6 +16,7 @@ stop_serve() {
 trap 'stop_serve; rm -rf "$WORK"' EXIT
 LAPTOP="$WORK/alex-laptop"
 PHONE="$WORK/alex-phone"
+SAM="$WORK/sam-phone"
 unset KINDRED_PASSPHRASE KINDRED_HOME
 
 say() { printf '\n\033[1m%s\033[0m\n' "$*"; }
@@ -30,6 +29,45 @@ run() {
   "$KINDRED" "$@" | sed 's/^/    /'
 }
 pause() { sleep "${DEMO_PAUSE:-0}"; }
+# Waits for a line starting with $2 in file $1 and prints the rest of it.
+line_of() {
+  for _ in $(seq 200); do
+    grep -q "^$2" "$1" 2>/dev/null && break
+    sleep 0.05
+  done
+  sed -n "s/^$2//p" "$1" | head -n 1
+}
+start_serve() {
+  printf '  $ kindred --home %s serve --listen 127.0.0.1:0 &\n' "$LAPTOP"
+  "$KINDRED" --home "$LAPTOP" serve --listen 127.0.0.1:0 >"$WORK/serve.out" 2>>"$WORK/serve.log" &
+  SERVE_PID=$!
+  PEER=$(line_of "$WORK/serve.out" 'listening on ')
+  echo "    listening on $PEER"
+}
+# pair KIND INVITER_HOME JOINER_HOME: an invite and a join, in two processes,
+# over loopback; both show their safety words, which must match.
+pair() {
+  local kind=$1 inviter=$2 joiner=$3
+  printf '  $ kindred --home %s invite %s --listen 127.0.0.1:0 &\n' "$inviter" "$kind"
+  "$KINDRED" --home "$inviter" invite "$kind" --listen 127.0.0.1:0 --discovery off \
+    >"$WORK/invite.out" 2>"$WORK/invite.err" &
+  local invite_pid=$!
+  local code where
+  code=$(line_of "$WORK/invite.out" 'code: ')
+  where=$(line_of "$WORK/invite.out" 'listening on ')
+  echo "    code: $code"
+  echo "    listening on $where"
+  printf '  $ kindred --home %s join %s --peer %s\n' "$joiner" "$code" "$where"
+  "$KINDRED" --home "$joiner" join "$code" --peer "$where" 2>/dev/null | tee "$WORK/join.out" |
+    sed 's/^/    /'
+  wait "$invite_pid"
+  echo "  and the inviting device said:"
+  sed -n '3,$p' "$WORK/invite.out" | grep -v '^discoverable' | sed 's/^/    /'
+  if [ "$(sed -n 's/^safety: //p' "$WORK/invite.out")" != "$(sed -n 's/^safety: //p' "$WORK/join.out")" ]; then
+    echo "  The safety words differ: this is a bug." >&2
+    exit 1
+  fi
+}
 
 say "Kindred keeps a couple's journals and rituals on their own devices, encrypted."
 echo "  This demo uses throwaway homes under $WORK."
@@ -57,19 +95,47 @@ run --home "$LAPTOP" journal edit "$HARD" \
 run --home "$LAPTOP" journal show "$HARD"
 pause
 
-say "4. Alex links their phone, and both devices change the same entry while apart."
-run --home "$PHONE" init --name Alex --device-name phone
-"$LOCAL_SYNC" link "$LAPTOP" "$PHONE" | sed 's/^/  /'
+say "4. Sam sets up their phone, in another home and another process. They pair with a short code."
+run --home "$SAM" init --name Sam --device-name phone
+pair partner "$LAPTOP" "$SAM"
+say "   Both devices show the same five safety words: Alex and Sam read them to each other."
+pause
+
+say "5. Sam writes something private and something shared; then Sam's phone syncs with Alex's laptop."
+SAM_PRIVATE=$("$KINDRED" --home "$SAM" journal add --mood 3 \
+  "Private: I worry I have been distant lately." 2>/dev/null)
+echo "  a private worry           -> $SAM_PRIVATE"
+SAM_SHARED=$("$KINDRED" --home "$SAM" journal add --shared --mood 5 \
+  "Thank you for the walk by the river on Sunday." 2>/dev/null)
+echo "  a thank-you, shared       -> $SAM_SHARED"
 say "   The laptop keeps \`kindred serve\` running; other devices sync with it over the network."
-printf '  $ kindred --home %s serve --listen 127.0.0.1:0 &\n' "$LAPTOP"
-"$KINDRED" --home "$LAPTOP" serve --listen 127.0.0.1:0 >"$WORK/serve.out" 2>"$WORK/serve.log" &
-SERVE_PID=$!
-for _ in $(seq 100); do
-  grep -q '^listening on ' "$WORK/serve.out" 2>/dev/null && break
-  sleep 0.05
+start_serve
+run --home "$SAM" sync --peer "$PEER"
+say "   Sam sees Alex's shared gratitude and their own entries, and none of Alex's private ones."
+run --home "$SAM" journal list
+for phrase in "brought me tea" "snapped at Sam"; do
+  if "$KINDRED" --home "$SAM" journal list | grep -qF -- "$phrase"; then
+    echo "  Sam can read Alex's private entry \"$phrase\": this is a bug." >&2
+    exit 1
+  fi
 done
-sed 's/^/    /' "$WORK/serve.out"
-PEER=$(sed -n 's/^listening on //p' "$WORK/serve.out")
+echo "  (checked: none of Alex's private entries is on Sam's phone, not even encrypted:"
+echo "   Sam's device never belongs to Alex's personal space)"
+run --home "$LAPTOP" journal list --shared
+run --home "$SAM" devices
+pause
+
+say "6. Alex links their own phone with \`kindred invite device\`: it receives Alex's private entries too."
+echo "  (the invite needs the laptop's terminal, so serve pauses meanwhile)"
+stop_serve
+run --home "$PHONE" init --name Alex --device-name phone
+pair device "$LAPTOP" "$PHONE"
+start_serve
+run --home "$PHONE" sync --peer "$PEER"
+run --home "$PHONE" journal list
+pause
+
+say "7. Alex's two devices change the same entry while apart."
 say "   serve holds the laptop's store; commands on the laptop go through it, as usual."
 run --home "$LAPTOP" journal edit "$CLOSE" \
   "Sam brought me tea without asking while I worked late. I felt seen and cared for."
@@ -80,7 +146,7 @@ say "   Kindred never silently drops either version: the entry is marked as a co
 run --home "$PHONE" journal show "$CLOSE"
 pause
 
-say "5. Alex settles it by writing the text they want to keep."
+say "8. Alex settles it by writing the text they want to keep."
 run --home "$PHONE" journal edit "$CLOSE" \
   "Sam brought me tea without asking while I worked late. Small things like that are how I know I am cared for."
 run --home "$PHONE" sync --peer "$PEER"
@@ -129,22 +195,22 @@ run --home "$LAPTOP" stats --weeks 4
 echo "  and as a page for the browser, with charts: $WORK/report.html (removed with the demo)"
 pause
 
-say "6. Every op is hash-chained, signed and authenticated."
+say "9. Every op is hash-chained, signed and authenticated."
 run --home "$LAPTOP" verify
 run --home "$LAPTOP" status
 stop_serve
 echo "  (stopped the laptop's serve; it said:)"
 sed 's/^/    /' "$WORK/serve.log"
 
-say "7. Proof that nothing is stored in plain text."
+say "10. Proof that nothing is stored in plain text."
 found=0
-for phrase in "brought me tea" "snapped at Sam" "burnt toast" "closeness" "gratitude" \
+for phrase in "brought me tea" "snapped at Sam" "burnt toast" "closeness" "gratitude" "distant lately" \
   "favourite bread" "decide together"; do
-  if grep -rlF -- "$phrase" "$LAPTOP" "$PHONE" >/dev/null 2>&1; then
+  if grep -rlF -- "$phrase" "$LAPTOP" "$PHONE" "$SAM" >/dev/null 2>&1; then
     echo "  FOUND \"$phrase\" in a file under the homes"
     found=1
   else
-    echo "  searched every file under both homes for \"$phrase\": not found"
+    echo "  searched every file under the three homes for \"$phrase\": not found"
   fi
 done
 if [ "$found" -ne 0 ]; then

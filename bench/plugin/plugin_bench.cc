@@ -11,9 +11,17 @@
 // Variants (the benchmark's argument): 0 without plugins; 1 with the host,
 // as serve runs it (refresh 250 ms after changes settle, at most 3 s after
 // the first); 2 with the host refreshing every 100 ms during the sync (a
-// worst case). One in ten entries is tagged "closeness", which the stats
-// view reads. `catch_up_ms` is how long the views then take to become
-// current after the sync (what the next `kindred stats` would wait for).
+// worst case); 3 as 1, with stats run out of process (served by
+// plugin_bench_runner over frames, as a third-party library would be). One
+// in ten entries is tagged "closeness", which the stats view reads.
+// `catch_up_ms` is how long the views then take to become current after the
+// sync (what the next `kindred stats` would wait for).
+//
+// BM_Command and BM_OneShotCommand measure a plugin's commands in process
+// and out of process: a command against a running host (what `kindred
+// serve` pays per forwarded command), and a whole one-shot command as the
+// CLI runs it (registry, host, the command, teardown: for an out-of-process
+// plugin, a runner started to describe it and another to run it).
 // clang-format off: Boost 1.74's awaitable.hpp uses std::exchange without
 // including <utility>, so it has to come first.
 #include <utility>
@@ -38,6 +46,9 @@
 #include "engine/sync/server.h"
 #include "kindred/engine.h"
 #include "plugins/builtin.h"
+#include "plugins/gratitude/gratitude.h"
+#include "plugins/repair/repair.h"
+#include "plugins/stats/stats.h"
 
 namespace kindred {
 namespace {
@@ -71,9 +82,27 @@ Mutation Entry(std::mt19937_64& rng, int i) {
   return Mutation::Create("journal", std::move(fields));
 }
 
-std::unique_ptr<Engine> NewEngine(const std::string& home, const std::string& name) {
+// The first-party plugins, with the one named `out_of_process` (if any)
+// served by plugin_bench_runner in a process of its own.
+void FillRegistry(plugin::Registry& registry, const std::string& out_of_process) {
+  const std::pair<const char*, kindred_plugin_entry_fn> plugins[] = {
+      {"gratitude", &kindred_gratitude_plugin_entry},
+      {"repair", &kindred_repair_plugin_entry},
+      {"stats", &kindred_stats_plugin_entry}};
+  for (const auto& [name, entry] : plugins) {
+    Status s = name == out_of_process
+                   ? registry.AddOutOfProcess({KINDRED_BENCH_RUNNER_PATH, name},
+                                              std::string("plugin_bench_runner ") + name)
+                   : registry.AddBuiltin(entry);
+    if (!s.ok()) std::abort();
+  }
+}
+
+std::unique_ptr<Engine> NewEngine(const std::string& home, const std::string& name,
+                                  bool sync_writes = true) {
   InitOptions init;
   init.engine.home = home;
+  init.engine.sync_writes = sync_writes;
   init.member_name = "Bench";
   init.device_name = name;
   auto engine = Engine::Init(init);
@@ -162,7 +191,7 @@ void BM_InitialSync100kEntries(benchmark::State& state) {
   Node& full = *FullDevice().node;
   const sync::HostPort address = FullDevice().address;
   plugin::Registry registry;
-  RegisterBuiltinPlugins(registry);
+  FillRegistry(registry, variant == 3 ? "stats" : "");
   double catch_up_ms = 0;
   for (auto _ : state) {
     state.PauseTiming();
@@ -211,10 +240,142 @@ BENCHMARK(BM_InitialSync100kEntries)
     ->Arg(0)
     ->Arg(1)
     ->Arg(2)
+    ->Arg(3)
     ->Arg(0)
     ->Arg(1)
+    ->Arg(3)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(3)
+    ->UseRealTime();
+
+// ---- Commands, in process and out of process ------------------------------------------------
+
+constexpr int kNotes = 1000;
+
+// A device for commands (no fsync per commit, so that the plugin's share
+// shows). With `filled`, 1000 gratitude notes and 2000 closeness-tagged
+// journal entries, which the benchmarks only read.
+struct CommandDevice {
+  std::string home = TempHome();
+  std::unique_ptr<Engine> engine = NewEngine(home, "commands", /*sync_writes=*/false);
+  explicit CommandDevice(bool filled) {
+    if (!filled) return;
+    plugin::Registry registry;
+    FillRegistry(registry, "");
+    auto host = plugin::Host::Create(*engine, registry, {});
+    if (!host.ok()) std::abort();
+    for (int i = 0; i < kNotes; ++i) {
+      if (!(*host)->RunCommand("org.kindred.gratitude", Request({"gratitude", "add"},
+                                                                 "a small thing you did today"))
+               .ok())
+        std::abort();
+    }
+    std::mt19937_64 rng(7);
+    std::vector<Mutation> batch;
+    for (int i = 0; i < 2000; ++i) batch.push_back(Entry(rng, i * 10));  // all tagged
+    if (!engine->Commit(engine->device().personal_space, batch).ok()) std::abort();
+  }
+  ~CommandDevice() {
+    engine.reset();
+    std::filesystem::remove_all(home);
+  }
+  static plugin::v1::CommandRequest Request(std::vector<std::string> path, std::string text = "") {
+    plugin::v1::CommandRequest request;
+    for (auto& p : path) request.add_path(p);
+    if (!text.empty()) {
+      auto* a = request.add_arguments();
+      a->set_name("text");
+      a->add_values(text);
+    }
+    return request;
+  }
+};
+CommandDevice& ReadDevice() {
+  static CommandDevice* device = new CommandDevice(true);  // lives until the process exits
+  return *device;
+}
+CommandDevice& WriteDevice() {
+  static CommandDevice* device = new CommandDevice(false);
+  return *device;
+}
+
+struct CommandCase {
+  const char* plugin;
+  std::vector<std::string> path;
+  std::string text;
+};
+CommandCase Case(int64_t which) {
+  switch (which) {
+    case 0:
+      return {"gratitude", {"gratitude", "add"}, "thank you for the coffee"};
+    case 1:
+      return {"gratitude", {"gratitude", "list"}, ""};
+    default:
+      return {"stats", {"stats"}, ""};
+  }
+}
+
+// Arguments: the command (0 `gratitude add`, 1 `gratitude list` of 1000+
+// notes, 2 `stats` over 2000 tagged entries and 1000+ notes), and where its
+// plugin runs (0 in process, 1 out of process).
+void BM_Command(benchmark::State& state) {
+  const CommandCase c = Case(state.range(0));
+  CommandDevice& device = state.range(0) == 0 ? WriteDevice() : ReadDevice();
+  plugin::Registry registry;
+  FillRegistry(registry, state.range(1) == 1 ? c.plugin : "");
+  auto host = plugin::Host::Create(*device.engine, registry, {});
+  if (!host.ok()) std::abort();
+  const std::string id = std::string("org.kindred.") + c.plugin;
+  if (!(*host)->CatchUp().ok()) std::abort();  // views built once, as serve keeps them
+  for (auto _ : state) {
+    auto r = (*host)->RunCommand(id, CommandDevice::Request(c.path, c.text));
+    if (!r.ok() || r->exit_code() != 0) state.SkipWithError("the command failed");
+    benchmark::DoNotOptimize(r);
+  }
+}
+BENCHMARK(BM_Command)
+    ->ArgNames({"command", "own_process"})
+    ->ArgsProduct({{0, 1, 2}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(1.0)
+    ->UseRealTime();
+
+// A one-shot command as the CLI runs it, minus opening the engine: a
+// registry filled (out of process: a runner started to describe the
+// plugin), a host made, the command (out of process: a second runner
+// started, create, the call, destroy), everything torn down. Argument: 0
+// `gratitude add` in process; 1 the same with gratitude served by
+// plugin_bench_runner; 2 `hello say`, examples/hello-plugin built as a
+// library and run by kindred-plugin-runner, as every third-party plugin is.
+void BM_OneShotCommand(benchmark::State& state) {
+  CommandDevice& device = WriteDevice();
+  const int64_t variant = state.range(0);
+  const std::string id = variant == 2 ? "org.example.hello" : "org.kindred.gratitude";
+  const auto request = variant == 2 ? CommandDevice::Request({"hello", "say"}, "hi")
+                                    : CommandDevice::Request({"gratitude", "add"}, "thanks");
+  for (auto _ : state) {
+    plugin::Registry registry;
+    if (variant == 2) {
+      plugin::RunnerOptions runner;
+      runner.runner_path = KINDRED_PLUGIN_RUNNER_PATH;
+      registry.SetRunnerOptions(runner);
+      if (!registry.LoadLibrary(KINDRED_BENCH_HELLO_PLUGIN_PATH).ok()) std::abort();
+    } else {
+      FillRegistry(registry, variant == 1 ? "gratitude" : "");
+    }
+    auto host = plugin::Host::Create(*device.engine, registry, {});
+    if (!host.ok()) std::abort();
+    auto r = (*host)->RunCommand(id, request);
+    if (!r.ok() || r->exit_code() != 0) state.SkipWithError("the command failed");
+  }
+}
+BENCHMARK(BM_OneShotCommand)
+    ->ArgName("variant")
+    ->Arg(0)
+    ->Arg(1)
+    ->Arg(2)
+    ->Unit(benchmark::kMicrosecond)
+    ->MinTime(1.0)
     ->UseRealTime();
 
 }  // namespace

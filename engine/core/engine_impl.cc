@@ -13,38 +13,17 @@
 #include "engine/log/merge.h"
 #include "engine/log/oplog.h"
 #include "engine/log/segment.h"
+#include "engine/core/meta_keys.h"
 
 namespace kindred::core {
 namespace {
 
-constexpr char kMetaLayout[] = "layout";
-constexpr char kMetaDevice[] = "device";
-constexpr char kMetaSpacePrefix[] = "space/";
-constexpr char kMetaSpaceKeyPrefix[] = "spacekey/";
-constexpr char kMetaRosterPrefix[] = "roster/";
 constexpr char kRecordAd[] = "kindred/rec/1";
-constexpr char kSpaceKeyAd[] = "kindred/spacekey/1";
-constexpr uint32_t kFormat = 1;
 constexpr size_t kIndexTokenBytes = 16;
-constexpr size_t kMaxNameBytes = 255;
 // Record ids use the characters of RFC 4648 base32 (a-z, 2-7), assigned in
 // byte order so that ids sort like the numbers they encode.
 constexpr char kSortableBase32[] = "234567abcdefghijklmnopqrstuvwxyz";
 constexpr size_t kRecordIdPrefixBytes = 5;
-
-std::string SpaceKeyKey(const SpaceId& space, uint32_t epoch) {
-  std::string key(kMetaSpaceKeyPrefix);
-  key.append(space.bytes());
-  crypto::PutU32(&key, epoch);
-  return key;
-}
-
-std::string RosterKey(const SpaceId& space, const DeviceId& device) {
-  std::string key(kMetaRosterPrefix);
-  key.append(space.bytes());
-  key.append(device.bytes());
-  return key;
-}
 
 void AppendName(std::string* key, std::string_view name) {
   key->push_back(static_cast<char>(name.size()));
@@ -93,14 +72,6 @@ DeviceId DotDevice(const v1::Dot& dot) {
   return id.ok() ? *id : DeviceId();
 }
 
-Status CheckName(std::string_view what, std::string_view name) {
-  if (name.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
-  if (name.size() > kMaxNameBytes) {
-    return Status::InvalidArgument(std::string(what) + " is longer than 255 bytes");
-  }
-  return Status::Ok();
-}
-
 std::string HostName() {
   char buf[256] = {};
   if (gethostname(buf, sizeof(buf) - 1) != 0 || buf[0] == '\0') return "device";
@@ -127,9 +98,13 @@ struct EngineImpl::Writer {
   // Either a local commit...
   const SpaceId* space = nullptr;
   const std::vector<Mutation>* mutations = nullptr;
-  // ...or a peer's batch.
+  // ...or a peer's batch...
   const OpBatch* ingest = nullptr;
-  size_t Size() const { return mutations ? mutations->size() : ingest->ops.size(); }
+  // ...or work that must run alone (RunExclusive).
+  const std::function<Status()>* exclusive = nullptr;
+  size_t Size() const {
+    return mutations ? mutations->size() : ingest ? ingest->ops.size() : 1;
+  }
 
   Result<std::vector<std::string>> result = Status::Internal("commit did not run");
   uint64_t ingested = 0;
@@ -205,6 +180,12 @@ struct EngineImpl::GroupState {
   std::vector<NewSegment> segments;
   // Purges to carry out once every op of the group is encoded.
   std::vector<std::pair<SpaceId, const v1::RecordDelete*>> purges;
+  // Spaces whose control records ("_roster", "_keys", ...) this group changed.
+  std::set<SpaceId> control_spaces;
+  // Peers' logs whose records stay behind the log after this group: an op
+  // whose epoch key has not arrived yet, and everything after it, waits
+  // (ReplayLaggingLogs merges it once the key is here). Log -> applied seq.
+  std::map<std::pair<SpaceId, DeviceId>, uint64_t> applied_override;
 };
 
 // A thread that runs one task at a time for the group-commit leader (the
@@ -536,6 +517,7 @@ Result<std::unique_ptr<Engine>> EngineImpl::Create(const InitOptions& init) {
   me.set_member_name(init.member_name);
   me.set_device_name(init.device_name.empty() ? HostName() : init.device_name);
   me.set_added_by(std::string(id.bytes()));
+  me.set_added_micros(now);
 
   auto wrap = crypto::DeriveKey(secrets.local_key, crypto::kdf_label::kSpaceWrap);
   auto epoch_key = crypto::SymmetricKey::Generate(env.random());
@@ -601,6 +583,13 @@ Result<std::unique_ptr<Engine>> EngineImpl::OpenHome(const EngineOptions& option
       new EngineImpl(env, options, std::move(secrets), std::move(*store)));
   KINDRED_RETURN_IF_ERROR(engine->Load());
   KINDRED_RETURN_IF_ERROR(engine->ReplayUnappliedOps());
+  {
+    // The roster and keys follow their records, also after a crash
+    // between a commit and its refresh.
+    std::lock_guard<std::mutex> lock(engine->dirty_mu_);
+    for (const auto& [space, info] : engine->spaces_) engine->control_dirty_.insert(space);
+  }
+  KINDRED_RETURN_IF_ERROR(engine->RefreshControl());
   engine->device_.keys_protected = sealed;
   return std::unique_ptr<Engine>(std::move(engine));
 }
@@ -762,6 +751,10 @@ Status EngineImpl::ReplayLog(const SpaceId& space, const DeviceId& device, uint6
     PutApplied(batch, space, device, applied_to);
     // Through the write-ahead log: recovery is rare, and then it sticks.
     KINDRED_RETURN_IF_ERROR(store_->Write(batch, options_.sync_writes));
+    if (!g->control_spaces.empty()) {
+      std::lock_guard<std::mutex> lock(dirty_mu_);
+      control_dirty_.insert(g->control_spaces.begin(), g->control_spaces.end());
+    }
     g = std::make_unique<GroupState>();
     merged = 0;
     return Status::Ok();
@@ -782,7 +775,12 @@ Status EngineImpl::ReplayLog(const SpaceId& space, const DeviceId& device, uint6
       const v1::OpEnvelope& op = segment.ops[i];
       hlc_.Observe(op.hlc());
       if (op.purged()) continue;  // its purge was merged (or is merged below)
-      KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(space, op.epoch()));
+      auto held_key = EpochKey(space, op.epoch());
+      if (held_key.status().code() == StatusCode::kNotFound) {
+        // Its key has not reached this device yet: the rest waits for it.
+        return write_chunk(seq - 1);
+      }
+      KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, std::move(held_key));
       KINDRED_RETURN_IF_ERROR(
           log::OpenOp(*key, space, device, seq, segment.PrevHashOf(i), op, &plain.str()));
       auto* payload = google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g->arena);
@@ -896,16 +894,45 @@ Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const Spa
 
 Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
                                                     const std::vector<Mutation>& mutations) {
+  return CommitInternal(space, mutations, /*allow_reserved=*/false);
+}
+
+Result<std::vector<std::string>> EngineImpl::CommitInternal(const SpaceId& space,
+                                                            const std::vector<Mutation>& mutations,
+                                                            bool allow_reserved) {
   {
     std::lock_guard<std::mutex> lock(meta_mu_);
-    if (!spaces_.count(space)) return Status::NotFound("this device does not belong to that space");
+    auto info = spaces_.find(space);
+    if (info == spaces_.end()) return Status::NotFound("this device does not belong to that space");
+    if (info->second.ended_micros() != 0) {
+      return Status::FailedPrecondition(
+          "the partnership has ended (kindred unpair): the shared space is read-only");
+    }
+  }
+  bool control = false;
+  for (const Mutation& m : mutations) {
+    if (!m.collection.empty() && m.collection.front() == '_') {
+      if (!allow_reserved) {
+        return Status::InvalidArgument("the collection name '" + m.collection +
+                                       "' is reserved: names starting with '_' are the engine's");
+      }
+      control = true;
+    }
   }
   if (mutations.empty()) return std::vector<std::string>{};
   Writer w;
   w.space = &space;
   w.mutations = &mutations;
   RunInGroup(w);
-  if (w.result.ok()) NotifyChanged(space);
+  if (w.result.ok()) {
+    if (control) {
+      std::lock_guard<std::mutex> lock(dirty_mu_);
+      control_dirty_.insert(space);
+    }
+    Status refreshed = RefreshControl();
+    NotifyChanged(space);
+    if (!refreshed.ok()) return refreshed;
+  }
   return std::move(w.result);
 }
 
@@ -915,8 +942,18 @@ Result<uint64_t> EngineImpl::Ingest(const OpBatch& batch) {
   w.ingest = &batch;
   RunInGroup(w);
   if (!w.result.ok()) return w.result.status();
+  // A batch that changed the roster or brought a key takes effect before
+  // the next one is checked.
+  KINDRED_RETURN_IF_ERROR(RefreshControl());
   if (w.ingested > 0) NotifyChanged(batch.space);
   return w.ingested;
+}
+
+Status EngineImpl::RunExclusive(const std::function<Status()>& fn) {
+  Writer w;
+  w.exclusive = &fn;
+  RunInGroup(w);
+  return w.result.status();
 }
 
 void EngineImpl::RunInGroup(Writer& w) {
@@ -925,19 +962,28 @@ void EngineImpl::RunInGroup(Writer& w) {
   while (!w.done && &w != writers_.front()) w.cv.wait(lock);
   if (w.done) return;
 
-  // Leader: take everyone queued so far, with a cap to bound memory.
+  // Leader: take everyone queued so far, with a cap to bound memory. Work
+  // that must run alone forms a group of its own.
   std::vector<Writer*> group;
   size_t ops = 0;
   for (Writer* other : writers_) {
-    if (!group.empty() && ops + other->Size() > 10000) break;
+    if (!group.empty() && (other->exclusive || ops + other->Size() > 10000)) break;
     group.push_back(other);
     ops += other->Size();
+    if (other->exclusive) break;
   }
   // Build and write without the lock, so later writers can queue up behind
   // this group and share the next write. Only the leader (the front of the
   // queue) touches heads_, and there is one leader at a time.
   lock.unlock();
-  Status s = CommitGroup(group);
+  Status s;
+  if (group.front()->exclusive) {
+    s = (*group.front()->exclusive)();
+    group.front()->result = s.ok() ? Result<std::vector<std::string>>(std::vector<std::string>{})
+                                   : Result<std::vector<std::string>>(s);
+  } else {
+    s = CommitGroup(group);
+  }
   lock.lock();
   for (Writer* done : group) {
     if (!s.ok()) done->result = s;
@@ -1057,7 +1103,9 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   }
   for (auto& [log_id, head] : g->peer_heads) {
     PutVersion(batch, log_id.first, log_id.second, head);
-    PutApplied(derived, log_id.first, log_id.second, head.seq);
+    auto lag = g->applied_override.find(log_id);
+    PutApplied(derived, log_id.first, log_id.second,
+               lag == g->applied_override.end() ? head.seq : lag->second);
   }
   for (auto& [space, head] : g->heads) PutApplied(derived, space, device_.id, head.seq);
   last_log_bytes_ = batch.ByteSize();
@@ -1066,6 +1114,7 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   // The op log first, durably; then what derives from it. The helper frees
   // the group's state meanwhile.
   std::vector<std::pair<SpaceId, Head>> new_heads(g->heads.begin(), g->heads.end());
+  std::set<SpaceId> control_spaces = std::move(g->control_spaces);
   sealer->Retire(std::move(g), std::move(jobs));
   Status written = store_->Write(batch, options_.sync_writes);
   if (written.ok()) {
@@ -1081,6 +1130,10 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   }
   sealer.reset();
   KINDRED_RETURN_IF_ERROR(written);
+  if (!control_spaces.empty()) {
+    std::lock_guard<std::mutex> lock(dirty_mu_);
+    control_dirty_.insert(control_spaces.begin(), control_spaces.end());
+  }
   if (purged) {
     // Erased ciphertext must also leave older files and the write-ahead log.
     KINDRED_RETURN_IF_ERROR(store_->CompactAll());
@@ -1297,6 +1350,9 @@ void EngineImpl::MergeInto(GroupState& g, CachedRecord& record, const SpaceId& s
   dot.set_seq(seq);
   v1::RecordState* state = record.state;
   if (state->record_id().empty()) state->set_record_id(id);
+  const std::string& collection =
+      payload.has_write() ? payload.write().collection() : payload.remove().collection();
+  if (!collection.empty() && collection.front() == '_') g.control_spaces.insert(space);
   if (payload.has_write()) {
     log::ApplyWrite(dot, hlc, payload.write(), state);
   } else {
@@ -1413,6 +1469,7 @@ Result<std::vector<SpaceSummary>> EngineImpl::Spaces() {
     s.id = id;
     s.kind = info.kind() == v1::SPACE_KIND_SHARED ? "shared" : "personal";
     s.epoch = info.current_epoch();
+    s.ended_micros = info.ended_micros();
     auto versions = store_->NewCursor(store::Cf::kVersions);
     std::string prefix(id.bytes());
     for (versions->Seek(prefix); versions->ValidWithPrefix(prefix); versions->Next()) {
@@ -1427,7 +1484,10 @@ Result<std::vector<SpaceSummary>> EngineImpl::Spaces() {
     auto records = store_->NewCursor(store::Cf::kRecords);
     for (records->Seek(prefix); records->ValidWithPrefix(prefix); records->Next()) {
       KINDRED_ASSIGN_OR_RETURN(v1::RecordState state, ReadState(records->key(), records->value()));
-      if (!log::IsDeleted(state)) ++s.records[state.collection()];
+      // The engine's own collections (roster, keys) are not the user's records.
+      if (!log::IsDeleted(state) && !state.collection().empty() && state.collection().front() != '_') {
+        ++s.records[state.collection()];
+      }
     }
     KINDRED_RETURN_IF_ERROR(records->status());
     out.push_back(std::move(s));
@@ -1493,7 +1553,17 @@ Status EngineImpl::VerifyLog(const SpaceId& space, const DeviceId& device,
         ++report->purged;
         continue;
       }
-      KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(space, op.epoch()));
+      auto held_key = EpochKey(space, op.epoch());
+      if (held_key.status().code() == StatusCode::kNotFound) {
+        // Waiting for its key: the signature still covers its payload hash.
+        if (!crypto::ConstantTimeEquals(crypto::Hash(op.ciphertext()), op.payload_hash())) {
+          return Status::Corruption(log::DescribeOp(space, device, seq) +
+                                    " does not match its payload hash: it was altered");
+        }
+        ++report->pending;
+        continue;
+      }
+      KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, std::move(held_key));
       KINDRED_RETURN_IF_ERROR(
           log::OpenOp(*key, space, device, seq, segment.PrevHashOf(i), op, &plain.str()));
       if (!payload.ParseFromString(plain.str())) {
@@ -1687,10 +1757,28 @@ Result<EngineImpl::Head> EngineImpl::PeerHead(GroupState& g, const SpaceId& spac
 Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* added) {
   *added = 0;
   const std::string who = "the batch from device " + b.device.ToString();
-  KINDRED_ASSIGN_OR_RETURN(std::string sign_pk, SignKeyOf(b.space, b.device));
+  std::string sign_pk;
+  uint64_t revoked_after = std::numeric_limits<uint64_t>::max();
+  {
+    // The author must be in the roster as this device knows it now; a
+    // revoked author's ops count only up to where its revocation saw them.
+    std::lock_guard<std::mutex> lock(meta_mu_);
+    auto it = roster_.find({b.space, b.device});
+    if (it == roster_.end()) {
+      return Status::PermissionDenied("device " + b.device.ToString() +
+                                      " is not a member of this space");
+    }
+    sign_pk = it->second.sign_pk();
+    if (it->second.revoked()) revoked_after = it->second.revoked_after_seq();
+  }
   if (b.first_seq == 0) return Status::Corruption(who + " starts at seq 0");
   if (b.first_seq - 1 > std::numeric_limits<uint64_t>::max() - b.ops.size()) {
     return Status::Corruption(who + " names impossible seqs");
+  }
+  if (b.first_seq - 1 + b.ops.size() > revoked_after) {
+    return Status::PermissionDenied("device " + b.device.ToString() +
+                                    " was revoked from this space; its ops after op " +
+                                    std::to_string(revoked_after) + " are refused");
   }
   v1::BatchSignature sig;
   if (!sig.ParseFromString(b.signature) || sig.format() != kFormat) {
@@ -1734,6 +1822,24 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   };
   std::vector<Fresh> fresh;
   std::string fresh_prev;  // hash of the op before the first fresh one
+  // Whether the records already lag this log (an op waits for its key):
+  // then nothing of it is merged until the key arrives, so ops merge in
+  // order of their log.
+  const std::pair<SpaceId, DeviceId> log_id{b.space, b.device};
+  std::optional<uint64_t> waits_from;  // first op that waits for its key
+  if (auto lag = g.applied_override.find(log_id); lag != g.applied_override.end()) {
+    waits_from = lag->second + 1;
+  } else if (b.device != device_.id) {
+    std::string bytes;
+    Status s = store_->Get(store::Cf::kApplied, log::VersionKey(b.space, b.device), &bytes);
+    if (s.ok()) {
+      v1::VersionEntry applied;
+      if (!applied.ParseFromString(bytes)) return Status::Corruption("an applied mark is damaged");
+      if (applied.seq() < head.seq) waits_from = applied.seq() + 1;
+    } else if (s.code() != StatusCode::kNotFound) {
+      return s;
+    }
+  }
   for (size_t i = 0; i < b.ops.size(); ++i) {
     const uint64_t seq = b.first_seq + i;
     const std::string what = log::DescribeOp(b.space, b.device, seq);
@@ -1753,8 +1859,26 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
       if (fresh.empty()) fresh_prev = prev;
       Fresh f{seq, std::move(op), hash,
               google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena), false};
-      if (!f.op.purged()) {
-        KINDRED_ASSIGN_OR_RETURN(const crypto::SymmetricKey* key, EpochKey(b.space, f.op.epoch()));
+      const crypto::SymmetricKey* key = nullptr;
+      if (!f.op.purged() && !waits_from) {
+        auto held_key = EpochKey(b.space, f.op.epoch());
+        if (held_key.ok()) {
+          key = *held_key;
+        } else if (held_key.status().code() == StatusCode::kNotFound) {
+          waits_from = seq;  // its key has not reached this device yet
+        } else {
+          return held_key.status();
+        }
+      }
+      if (!f.op.purged() && !key) {
+        // Kept without being read: the signature below covers its payload
+        // hash, so check that the ciphertext is the one signed.
+        if (f.op.format() != log::kOpFormat ||
+            f.op.aead() != static_cast<uint32_t>(crypto::AeadId::kXChaCha20Poly1305) ||
+            !crypto::ConstantTimeEquals(crypto::Hash(f.op.ciphertext()), f.op.payload_hash())) {
+          return Status::Corruption(what + " is malformed or does not match its payload hash");
+        }
+      } else if (!f.op.purged()) {
         crypto::SecretString plain;
         KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, b.space, b.device, seq, prev, f.op, &plain.str()));
         if (!f.payload->ParseFromString(plain.str()) || f.payload->format() != kFormat ||
@@ -1794,7 +1918,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     f.op.clear_prev_hash();  // derivable: not stored
     builder.Append(f.op);
     segment.hashes.push_back(std::move(f.hash));
-    if (!f.readable) continue;
+    if (!f.readable || (waits_from && f.seq >= *waits_from)) continue;
     const std::string& rid = f.payload->has_write() ? f.payload->write().record_id()
                                                     : f.payload->remove().record_id();
     std::string id = rid.empty() ? DeriveRecordId(id_prefix, b.space, b.device, f.seq) : rid;
@@ -1803,139 +1927,9 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   segment.bytes = builder.Finish(sig);
   g.segments.push_back(std::move(segment));
   g.peer_heads[{b.space, b.device}] = Head{last, prev, max_hlc};
+  if (waits_from) g.applied_override[log_id] = *waits_from - 1;
   *added = fresh.size();
   return Status::Ok();
-}
-
-Result<std::string> EngineImpl::GrantSpace(const SpaceId& space, const DeviceCard& recipient) {
-  if (recipient.sign_pk.size() != crypto::kSignPublicKeyBytes ||
-      recipient.dh_pk.size() != crypto::kDhPublicKeyBytes ||
-      DeviceId::FromPublicKeys(recipient.sign_pk, recipient.dh_pk) != recipient.id) {
-    return Status::InvalidArgument("the device card's keys do not match its device id");
-  }
-  KINDRED_RETURN_IF_ERROR(CheckName("the member name", recipient.member_name));
-  v1::RosterEntry entry;
-  entry.set_format(kFormat);
-  entry.set_device_id(std::string(recipient.id.bytes()));
-  entry.set_sign_pk(recipient.sign_pk);
-  entry.set_dh_pk(recipient.dh_pk);
-  entry.set_member_id(recipient.member_id);
-  entry.set_member_name(recipient.member_name);
-  entry.set_device_name(recipient.device_name);
-  entry.set_added_by(std::string(device_.id.bytes()));
-
-  v1::SpaceGrant grant;
-  grant.set_format(kFormat);
-  grant.set_recipient(std::string(recipient.id.bytes()));
-  grant.set_granter(std::string(device_.id.bytes()));
-  grant.set_created_micros(env_.clock().NowMicros());
-  {
-    std::lock_guard<std::mutex> lock(meta_mu_);
-    auto info = spaces_.find(space);
-    if (info == spaces_.end()) return Status::NotFound("this device does not belong to that space");
-    *grant.mutable_space() = info->second;
-    for (const auto& [key, k] : epoch_keys_) {
-      if (key.first != space) continue;
-      auto* ek = grant.add_keys();
-      ek->set_epoch(key.second);
-      ek->set_key(std::string(k.view()));
-    }
-    for (const auto& [key, e] : roster_) {
-      if (key.first == space) *grant.add_roster() = e;
-    }
-    *grant.add_roster() = entry;
-  }
-  crypto::SecretString grant_bytes(grant.SerializeAsString());
-  for (auto& ek : *grant.mutable_keys()) sodium_memzero(ek.mutable_key()->data(), ek.key().size());
-  v1::SignedGrant signed_grant;
-  signed_grant.set_grant(grant_bytes.str());
-  signed_grant.set_signature(crypto::Sign(secrets_.sign, "kindred/grant/1" + grant_bytes.str()));
-  crypto::SecretString plain(signed_grant.SerializeAsString());
-  sodium_memzero(signed_grant.mutable_grant()->data(), signed_grant.grant().size());
-  std::string sealed(plain.str().size() + crypto_box_SEALBYTES, '\0');
-  crypto_box_seal(reinterpret_cast<uint8_t*>(sealed.data()),
-                  reinterpret_cast<const uint8_t*>(plain.str().data()), plain.str().size(),
-                  reinterpret_cast<const uint8_t*>(recipient.dh_pk.data()));
-
-  store::Batch batch = store_->NewBatch();
-  batch.Put(store::Cf::kMeta, RosterKey(space, recipient.id), entry.SerializeAsString());
-  KINDRED_RETURN_IF_ERROR(store_->Write(batch, true));
-  std::lock_guard<std::mutex> lock(meta_mu_);
-  roster_[{space, recipient.id}] = entry;
-  return sealed;
-}
-
-Result<SpaceId> EngineImpl::AcceptSpace(std::string_view sealed, const DeviceCard& granter,
-                                        bool as_personal) {
-  if (sealed.size() < crypto_box_SEALBYTES || sealed.size() > (1u << 20)) {
-    return Status::Corruption("the space grant has an impossible size");
-  }
-  crypto::SecretString plain;
-  plain.str().resize(sealed.size() - crypto_box_SEALBYTES);
-  if (crypto_box_seal_open(reinterpret_cast<uint8_t*>(plain.str().data()),
-                           reinterpret_cast<const uint8_t*>(sealed.data()), sealed.size(),
-                           reinterpret_cast<const uint8_t*>(device_.dh_pk.data()),
-                           secrets_.dh.secret_key.data()) != 0) {
-    return Status::Unauthenticated("the space grant is not for this device or was altered");
-  }
-  v1::SignedGrant signed_grant;
-  v1::SpaceGrant grant;
-  if (!signed_grant.ParseFromString(plain.str())) return Status::Corruption("the space grant is malformed");
-  if (!crypto::Verify(granter.sign_pk, "kindred/grant/1" + signed_grant.grant(),
-                      signed_grant.signature())) {
-    return Status::Unauthenticated("the space grant is not signed by the expected device");
-  }
-  bool parsed = grant.ParseFromString(signed_grant.grant());
-  sodium_memzero(signed_grant.mutable_grant()->data(), signed_grant.grant().size());
-  if (!parsed || grant.format() != kFormat) return Status::Corruption("the space grant is malformed");
-  if (grant.recipient() != device_.id.bytes() || grant.granter() != granter.id.bytes()) {
-    return Status::Unauthenticated("the space grant names other devices");
-  }
-  KINDRED_ASSIGN_OR_RETURN(SpaceId space, SpaceId::FromBytes(grant.space().space_id()));
-  bool granter_listed = false;
-  for (const auto& e : grant.roster()) {
-    if (e.device_id() == granter.id.bytes() && e.sign_pk() == granter.sign_pk) granter_listed = true;
-  }
-  if (!granter_listed) return Status::Unauthenticated("the granter is not in the space's roster");
-
-  store::Batch batch = store_->NewBatch();
-  batch.Put(store::Cf::kMeta, std::string(kMetaSpacePrefix) + std::string(space.bytes()),
-            grant.space().SerializeAsString());
-  std::vector<std::pair<uint32_t, crypto::SymmetricKey>> keys;
-  for (auto& ek : *grant.mutable_keys()) {
-    auto k = crypto::SymmetricKey::FromBytes(ek.key());
-    sodium_memzero(ek.mutable_key()->data(), ek.key().size());
-    if (!k.ok()) return Status::Corruption("the space grant holds a key of the wrong size");
-    std::string key = SpaceKeyKey(space, ek.epoch());
-    batch.Put(store::Cf::kMeta, key,
-              crypto::AeadSealRandomNonce(env_.random(), wrap_key_, std::string(kSpaceKeyAd) + key,
-                                          k->view()));
-    keys.emplace_back(ek.epoch(), *k);
-  }
-  std::vector<std::pair<DeviceId, v1::RosterEntry>> entries;
-  for (const auto& e : grant.roster()) {
-    KINDRED_ASSIGN_OR_RETURN(DeviceId d, DeviceId::FromBytes(e.device_id()));
-    if (DeviceId::FromPublicKeys(e.sign_pk(), e.dh_pk()) != d) {
-      return Status::Corruption("the space grant's roster holds a device whose keys do not match its id");
-    }
-    batch.Put(store::Cf::kMeta, RosterKey(space, d), e.SerializeAsString());
-    entries.emplace_back(d, e);
-  }
-  if (as_personal) {
-    std::string bytes;
-    KINDRED_RETURN_IF_ERROR(store_->Get(store::Cf::kMeta, kMetaDevice, &bytes));
-    v1::DeviceRecord rec;
-    if (!rec.ParseFromString(bytes)) return Status::Corruption("the device record is damaged");
-    rec.set_personal_space(std::string(space.bytes()));
-    batch.Put(store::Cf::kMeta, kMetaDevice, rec.SerializeAsString());
-  }
-  KINDRED_RETURN_IF_ERROR(store_->Write(batch, true));
-  std::lock_guard<std::mutex> lock(meta_mu_);
-  spaces_[space] = grant.space();
-  for (auto& [epoch, k] : keys) epoch_keys_[{space, epoch}] = k;
-  for (auto& [d, e] : entries) roster_[{space, d}] = e;
-  if (as_personal) device_.personal_space = space;
-  return space;
 }
 
 }  // namespace kindred::core

@@ -6,6 +6,8 @@
 #include <deque>
 #include <functional>
 #include <map>
+#include <optional>
+#include <set>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -67,6 +69,21 @@ class EngineImpl final : public Engine {
   Result<std::string> GrantSpace(const SpaceId& space, const DeviceCard& recipient) override;
   Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
                               bool as_personal) override;
+  // Pairing, roster, revocation: engine_roster.cc.
+  Result<std::unique_ptr<PendingAdmission>> PrepareAdmission(const DeviceCard& recipient,
+                                                             PairingKind kind) override;
+  Status CompleteAdmission(PendingAdmission& pending) override;
+  Status CheckAdmission(const std::vector<std::string>& grants, const DeviceCard& granter,
+                        PairingKind kind) override;
+  Result<std::vector<SpaceId>> AcceptAdmission(const std::vector<std::string>& grants,
+                                               const DeviceCard& granter,
+                                               PairingKind kind) override;
+  std::optional<SpaceId> SharedSpace() override;
+  bool SpaceEnded(const SpaceId& space) override;
+  std::vector<SpaceId> SharedSpaces() override;
+  Result<std::vector<RosterDevice>> Devices() override;
+  Status RevokeDevice(const DeviceId& device) override;
+  Status EndSpace(const SpaceId& space, const DeviceId& told_by) override;
   // Peers and change listeners: engine_peers.cc.
   Result<std::vector<DeviceCard>> SpaceDevices(const SpaceId& space) override;
   Result<std::map<DeviceId, LogHead>> Heads(const SpaceId& space) override;
@@ -78,8 +95,15 @@ class EngineImpl final : public Engine {
 
   // For tests that tamper with the stored bytes.
   store::Store* StoreForTest() { return store_.get(); }
+  // The epoch keys of `space` this device holds, by epoch (tests check
+  // what a revoked device can still read).
+  std::map<uint32_t, std::string> EpochKeysForTest(const SpaceId& space);
   // The device's X25519 key pair, for the transport (transport_key.h).
   const crypto::DhKeyPair& transport_key() const { return secrets_.dh; }
+  // Signs `message` with the device's Ed25519 key; for transport_key.h only.
+  std::string SignForPairing(std::string_view message) const {
+    return crypto::Sign(secrets_.sign, message);
+  }
 
  private:
   // One caller of Commit waiting in the group-commit queue.
@@ -109,6 +133,51 @@ class EngineImpl final : public Engine {
              std::unique_ptr<store::Store> store);
 
   Status Load();
+  // Commit, with the engine's reserved collections allowed.
+  Result<std::vector<std::string>> CommitInternal(const SpaceId& space,
+                                                  const std::vector<Mutation>& mutations,
+                                                  bool allow_reserved);
+  // Runs `fn` as the only group-commit leader (nothing else commits or
+  // ingests meanwhile), e.g. to merge ops that waited for a key.
+  Status RunExclusive(const std::function<Status()>& fn);
+
+  // ---- The roster and keys as records (engine_roster.cc) ----
+  // A decoded, checked grant.
+  struct OpenedGrant;
+  // Builds and seals a grant of `space` for `recipient_entry`'s device,
+  // listing `roster` (which must include the recipient) and `keys`.
+  Result<std::string> SealGrant(const v1::SpaceInfo& space,
+                                const std::vector<v1::RosterEntry>& roster,
+                                const std::map<uint32_t, crypto::SymmetricKey>& keys,
+                                const v1::RosterEntry& recipient_entry);
+  // Opens and checks a grant made by `granter` for this device.
+  Result<OpenedGrant> OpenGrant(std::string_view sealed, const DeviceCard& granter);
+  // Stores an opened grant's space, keys and roster (in `batch`) and, after
+  // the write, in memory (`Remember`).
+  void PutGrant(const OpenedGrant& grant, store::Batch& batch);
+  void RememberGrant(OpenedGrant& grant);  // REQUIRES: meta_mu_ held
+  // The roster entry a device gets when `adder` lists it.
+  v1::RosterEntry EntryFor(const DeviceCard& card, const DeviceId& adder) const;
+  // The "_roster" record that lists `entry`, and the "_keys" record that
+  // seals epoch key `key` of `space` to device `to`.
+  Mutation RosterAddMutation(const v1::RosterEntry& entry) const;
+  Mutation EpochKeyMutation(const SpaceId& space, uint32_t epoch, const crypto::SymmetricKey& key,
+                            const v1::RosterEntry& to) const;
+  // Brings the roster, epoch keys and pending grants up to date with the
+  // control records of the spaces that changed (control_dirty_), then
+  // merges ops that were waiting for a key. Serialised by control_mu_.
+  Status RefreshControl();
+  Status RefreshSpaceLocked(const SpaceId& space, bool* learned_keys);  // REQUIRES: control_mu_
+  Status RebuildRoster(const SpaceId& space);
+  Status LearnEpochKeys(const SpaceId& space, bool* learned);
+  Status AcceptPendingGrants(const SpaceId& personal);
+  // Merges the ops of every log whose records lag behind it (a key arrived).
+  Status ReplayLaggingLogs();
+  // The active (not revoked) devices of `space` here. REQUIRES: meta_mu_ held.
+  std::vector<v1::RosterEntry> ActiveRosterLocked(const SpaceId& space) const;
+  // Whether the roster of some space here lists `device` as active.
+  bool IsActiveLocked(const DeviceId& device) const;  // REQUIRES: meta_mu_ held
+  Status PutSpaceInfo(const SpaceId& space, const v1::SpaceInfo& info);
   // Queues `w` and returns once its group was written (group commit).
   void RunInGroup(Writer& w);
   Status CommitGroup(std::vector<Writer*>& group);
@@ -177,6 +246,13 @@ class EngineImpl final : public Engine {
   crypto::SymmetricKey wrap_key_;
   log::HybridClock hlc_;
   NonceSequence nonces_;
+
+  // Serialises RefreshControl and the pairing/revocation writers.
+  std::recursive_mutex control_mu_;
+  // Spaces whose control records ("_roster", "_keys", "_grants") changed
+  // in a group and await RefreshControl.
+  std::mutex dirty_mu_;
+  std::set<SpaceId> control_dirty_;  // guarded by dirty_mu_
 
   // Spaces, keys and roster names: loaded at open, changed only under mu_.
   mutable std::mutex meta_mu_;

@@ -38,7 +38,7 @@ Result<std::vector<DeviceCard>> EngineImpl::SpaceDevices(const SpaceId& space) {
   std::vector<DeviceCard> out;
   for (auto it = roster_.lower_bound({space, DeviceId()});
        it != roster_.end() && it->first.first == space; ++it) {
-    out.push_back(CardOf(it->first.second, it->second));
+    if (!it->second.revoked()) out.push_back(CardOf(it->first.second, it->second));
   }
   return out;
 }
@@ -66,11 +66,19 @@ Result<std::map<DeviceId, LogHead>> EngineImpl::Heads(const SpaceId& space) {
 Result<PeerInfo> EngineImpl::PeerLocked(const DeviceId& device) {
   PeerInfo info;
   bool found = false;
+  bool revoked = false;
   for (const auto& [key, entry] : roster_) {
     if (key.second != device) continue;
+    if (entry.revoked()) {
+      revoked = true;
+      continue;
+    }
     if (!found) info.card = CardOf(device, entry);
     found = true;
     info.spaces.push_back(key.first);
+  }
+  if (!found && revoked && device != device_.id) {
+    return Status::PermissionDenied("device " + device.ToString() + " was revoked");
   }
   if (!found || device == device_.id) {
     return Status::NotFound("device " + device.ToString() +
@@ -107,7 +115,12 @@ Result<std::vector<PeerInfo>> EngineImpl::Peers() {
   std::lock_guard<std::mutex> lock(meta_mu_);
   std::vector<DeviceId> devices;
   for (const auto& [key, entry] : roster_) {
-    if (key.second != device_.id) devices.push_back(key.second);
+    // Devices met only in a space that has ended are no longer peers.
+    auto space = spaces_.find(key.first);
+    if (key.second != device_.id && !entry.revoked() && space != spaces_.end() &&
+        space->second.ended_micros() == 0) {
+      devices.push_back(key.second);
+    }
   }
   std::sort(devices.begin(), devices.end());
   devices.erase(std::unique(devices.begin(), devices.end()), devices.end());
@@ -165,6 +178,14 @@ Result<crypto::DhKeyPair> TransportKeyPair(const Engine& engine) {
   const auto* impl = dynamic_cast<const EngineImpl*>(&engine);
   if (!impl) return Status::InvalidArgument("the engine has no transport key");
   return impl->transport_key();
+}
+
+Result<std::string> SignPairingCertificate(const Engine& engine, std::string_view body) {
+  const auto* impl = dynamic_cast<const EngineImpl*>(&engine);
+  if (!impl) return Status::InvalidArgument("the engine has no signing key");
+  std::string message(kPairingCertificateContext);
+  message.append(body);
+  return impl->SignForPairing(message);
 }
 
 }  // namespace kindred::core

@@ -14,6 +14,16 @@ namespace kindred::core {
 // is not this library's engine. Never log or store it.
 [[nodiscard]] Result<crypto::DhKeyPair> TransportKeyPair(const Engine& engine);
 
+// The context every pairing certificate signature starts with.
+inline constexpr std::string_view kPairingCertificateContext = "kindred/pair-cert/1";
+
+// Signs kPairingCertificateContext | `body` with the Ed25519 key of the
+// device `engine` opened (pairing's device certificates). The fixed prefix
+// keeps the signature from standing for anything else the key signs (log
+// heads, grants). InvalidArgument if `engine` is not this library's engine.
+[[nodiscard]] Result<std::string> SignPairingCertificate(const Engine& engine,
+                                                         std::string_view body);
+
 }  // namespace kindred::core
 
 #endif  // KINDRED_ENGINE_CORE_TRANSPORT_KEY_H_

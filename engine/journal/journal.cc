@@ -1,6 +1,8 @@
 #include "kindred/journal.h"
 
 #include <algorithm>
+#include <map>
+#include <set>
 #include <unordered_set>
 #include <nlohmann/json.hpp>
 
@@ -95,10 +97,60 @@ Status Journal::Validate(const NewEntry& e) {
   return Status::Ok();
 }
 
-SpaceId Journal::SpaceFor(Visibility) const {
+SpaceId Journal::SpaceFor(Visibility visibility) const {
   // Until a partner is paired every entry lives in the personal space;
-  // shared entries carry the flag and move to the shared space at pairing.
+  // shared entries carry the flag and move to the shared space at pairing
+  // (MoveSharedEntries). Private entries never leave the personal space.
+  if (visibility == Visibility::kShared) {
+    if (auto shared = engine_.SharedSpace()) return *shared;
+  }
   return engine_.device().personal_space;
+}
+
+std::vector<SpaceId> Journal::ReadSpaces() const {
+  std::vector<SpaceId> out = engine_.SharedSpaces();
+  out.push_back(engine_.device().personal_space);
+  return out;
+}
+
+Result<SpaceId> Journal::SpaceOf(const std::string& id) {
+  for (const SpaceId& space : ReadSpaces()) {
+    auto record = engine_.Get(space, kCollection, id);
+    if (record.ok()) return space;
+    if (record.status().code() != StatusCode::kNotFound) return record.status();
+  }
+  return Status::NotFound("no journal entry with id " + id);
+}
+
+Result<size_t> Journal::MoveSharedEntries(bool only_this_device) {
+  auto shared = engine_.SharedSpace();
+  if (!shared || engine_.SpaceEnded(*shared)) return size_t{0};
+  const SpaceId personal = engine_.device().personal_space;
+  std::vector<Record> moving;
+  KINDRED_RETURN_IF_ERROR(engine_.Scan(personal, kCollection, [&](const Record& r) {
+    if (r.Flag(kShared) && (!only_this_device || r.created_by == engine_.device().id)) {
+      moving.push_back(r);
+    }
+    return true;
+  }));
+  if (moving.empty()) return size_t{0};
+  std::vector<Mutation> creates, deletes;
+  for (const Record& r : moving) {
+    deletes.push_back(Mutation::Delete(kCollection, r.id));
+    auto there = engine_.Get(*shared, kCollection, r.id, /*include_deleted=*/true);
+    if (there.ok()) continue;  // moved already (by another of this member's devices)
+    if (there.status().code() != StatusCode::kNotFound) return there.status();
+    Mutation m = Mutation::Create(kCollection, {});
+    m.id = r.id;
+    for (const auto& [name, value] : r.fields) m.fields[name] = value;
+    m.fields[kCreatedAt] = r.Int(kCreatedAt).value_or(r.created_micros);
+    creates.push_back(std::move(m));
+  }
+  // Created in the shared space first: a crash in between leaves a copy in
+  // each, which List shows once, never none.
+  if (!creates.empty()) KINDRED_RETURN_IF_ERROR(engine_.Commit(*shared, creates).status());
+  KINDRED_RETURN_IF_ERROR(engine_.Commit(personal, deletes).status());
+  return moving.size();
 }
 
 Result<std::string> Journal::Add(const NewEntry& entry) {
@@ -107,28 +159,50 @@ Result<std::string> Journal::Add(const NewEntry& entry) {
 }
 
 Result<std::vector<std::string>> Journal::AddMany(const std::vector<NewEntry>& entries) {
-  std::vector<Mutation> mutations;
-  mutations.reserve(entries.size());
+  // One atomic commit per space: private entries to the personal space,
+  // shared ones to the shared space (once paired).
+  std::map<SpaceId, std::vector<Mutation>> by_space;
+  std::vector<std::pair<SpaceId, size_t>> order;  // where each entry's id will be
   for (const auto& e : entries) {
     KINDRED_RETURN_IF_ERROR(Validate(e));
     Mutation m = Mutation::Create(kCollection, Fields(e));
     m.id = e.id;
+    const SpaceId space = SpaceFor(e.visibility);
+    std::vector<Mutation>& mutations = by_space[space];
+    order.emplace_back(space, mutations.size());
     mutations.push_back(std::move(m));
   }
-  return engine_.Commit(SpaceFor(Visibility::kPrivate), mutations);
+  std::map<SpaceId, std::vector<std::string>> ids;
+  for (const auto& [space, mutations] : by_space) {
+    KINDRED_ASSIGN_OR_RETURN(ids[space], engine_.Commit(space, mutations));
+  }
+  std::vector<std::string> out;
+  out.reserve(order.size());
+  for (const auto& [space, index] : order) out.push_back(ids[space][index]);
+  return out;
 }
 
 Status Journal::Edit(const std::string& id, const std::string& text) {
   NewEntry probe;
   probe.text = text;
   KINDRED_RETURN_IF_ERROR(Validate(probe));
-  return engine_.Commit(SpaceFor(Visibility::kPrivate), {Mutation::Update(kCollection, id, {{kText, text}})})
-      .status();
+  auto space = SpaceOf(id);
+  if (!space.ok()) {
+    // The engine's own message for an unknown or deleted record.
+    if (space.status().code() != StatusCode::kNotFound) return space.status();
+    space = engine_.device().personal_space;
+  }
+  return engine_.Commit(*space, {Mutation::Update(kCollection, id, {{kText, text}})}).status();
 }
 
 Status Journal::Remove(const std::string& id, bool purge) {
   Mutation m = purge ? Mutation::Purge(kCollection, id) : Mutation::Delete(kCollection, id);
-  return engine_.Commit(SpaceFor(Visibility::kPrivate), {m}).status();
+  auto space = SpaceOf(id);
+  if (!space.ok()) {
+    if (space.status().code() != StatusCode::kNotFound) return space.status();
+    space = engine_.device().personal_space;
+  }
+  return engine_.Commit(*space, {m}).status();
 }
 
 Result<JournalEntry> Journal::FromRecord(const Record& r) {
@@ -154,14 +228,9 @@ Result<JournalEntry> Journal::FromRecord(const Record& r) {
 }
 
 Result<JournalEntry> Journal::Show(const std::string& id) {
-  auto record = engine_.Get(SpaceFor(Visibility::kPrivate), kCollection, id);
-  if (!record.ok()) {
-    if (record.status().code() == StatusCode::kNotFound) {
-      return Status::NotFound("no journal entry with id " + id);
-    }
-    return record.status();
-  }
-  return FromRecord(*record);
+  KINDRED_ASSIGN_OR_RETURN(SpaceId space, SpaceOf(id));
+  KINDRED_ASSIGN_OR_RETURN(Record record, engine_.Get(space, kCollection, id));
+  return FromRecord(record);
 }
 
 Result<std::vector<JournalEntry>> Journal::List(const JournalFilter& filter) {
@@ -178,11 +247,15 @@ Result<std::vector<JournalEntry>> Journal::List(const JournalFilter& filter) {
     out.push_back(std::move(*e));
     return true;
   };
-  SpaceId space = SpaceFor(Visibility::kPrivate);
-  Status s = filter.tag ? engine_.ScanByListItem(space, kCollection, kTags, *filter.tag, visit)
-                        : engine_.Scan(space, kCollection, visit);
-  KINDRED_RETURN_IF_ERROR(s);
-  KINDRED_RETURN_IF_ERROR(inner);
+  std::set<std::string> seen;  // an entry caught mid-move shows once
+  for (const SpaceId& space : ReadSpaces()) {
+    auto visit_once = [&](const Record& r) { return !seen.insert(r.id).second || visit(r); };
+    Status s = filter.tag
+                   ? engine_.ScanByListItem(space, kCollection, kTags, *filter.tag, visit_once)
+                   : engine_.Scan(space, kCollection, visit_once);
+    KINDRED_RETURN_IF_ERROR(s);
+    KINDRED_RETURN_IF_ERROR(inner);
+  }
   std::stable_sort(out.begin(), out.end(), [](const JournalEntry& a, const JournalEntry& b) {
     return std::tie(a.created_micros, a.created_hlc, a.id) <
            std::tie(b.created_micros, b.created_hlc, b.id);
@@ -212,7 +285,7 @@ Result<ImportStats> Journal::Import(std::istream& input, uint64_t total_bytes,
     input.seekg(start);
   }
   // Second pass: commit in batches.
-  SpaceId space = SpaceFor(Visibility::kPrivate);
+  const std::vector<SpaceId> spaces = ReadSpaces();
   std::vector<NewEntry> batch;
   std::unordered_set<std::string> batch_ids;
   uint64_t number = 0, bytes = 0;
@@ -236,12 +309,19 @@ Result<ImportStats> Journal::Import(std::istream& input, uint64_t total_bytes,
                                      std::to_string(stats.imported) + " entries before it were imported");
     }
     if (!parsed->id.empty()) {
-      auto existing = engine_.Get(space, kCollection, parsed->id, /*include_deleted=*/true);
-      if (existing.ok()) {
+      bool exists = false;
+      for (const SpaceId& space : spaces) {
+        auto existing = engine_.Get(space, kCollection, parsed->id, /*include_deleted=*/true);
+        if (existing.ok()) {
+          exists = true;
+          break;
+        }
+        if (existing.status().code() != StatusCode::kNotFound) return existing.status();
+      }
+      if (exists) {
         ++stats.skipped;
         continue;
       }
-      if (existing.status().code() != StatusCode::kNotFound) return existing.status();
       if (!batch_ids.insert(parsed->id).second) {  // the same id twice in one batch
         ++stats.skipped;
         continue;

@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "engine/plugin/driver.h"
 #include "engine/plugin/records.h"
 
 namespace kindred::plugin {
@@ -18,6 +19,8 @@ constexpr size_t kViewBatch = 256;  // records per update_view call
 constexpr size_t kMaxViewKeyBytes = 1024;
 constexpr size_t kMaxViewValueBytes = 1 << 20;
 constexpr size_t kMaxReasonBytes = 300;
+// The characters of record ids, as the engine's own (sorted like their values).
+constexpr char kIdAlphabet[] = "234567abcdefghijklmnopqrstuvwxyz";
 
 // FNV-1a: a stable digest of what a plugin was shown of a record.
 uint64_t Digest(std::string_view bytes) {
@@ -36,17 +39,6 @@ std::string Clip(std::string s) {
   }
   return s;
 }
-
-struct Collected {
-  std::string bytes;
-  bool written = false;
-  static void Write(void* ctx, const uint8_t* data, size_t size) {
-    auto* self = static_cast<Collected*>(ctx);
-    self->bytes.assign(reinterpret_cast<const char*>(data), size);
-    self->written = true;
-  }
-  kindred_sink sink() { return kindred_sink{this, &Collected::Write}; }
-};
 
 void Reply(const kindred_sink* out, const std::string& bytes) {
   if (out != nullptr && out->write != nullptr) {
@@ -72,20 +64,32 @@ struct Access {
 
 class HostImpl;
 
+// A record a call into the plugin changed, by (engine collection, id).
+using StagedKey = std::pair<std::string, std::string>;
+
 // One plugin instance, bound to the host.
 struct Instance {
   HostImpl* host = nullptr;
   const Module* module = nullptr;
   kindred_host_api api{};
-  void* handle = nullptr;  // the plugin's, from create
-  std::mutex call_mu;      // one call into the plugin at a time
-  std::mutex refresh_mu;   // one view refresh at a time
+  // The running instance (in process, or a runner process); null until it
+  // is started (out-of-process plugins start on their first call) and after
+  // its process died. GUARDED_BY(call_mu).
+  std::unique_ptr<Driver> driver;
+  std::mutex call_mu;     // one call into the plugin at a time
+  std::mutex refresh_mu;  // one view refresh at a time
   std::atomic<bool> enabled{false};
   std::atomic<bool> views_stale{true};
   // Set while the host is inside a call into the plugin (under call_mu).
   bool in_call = false;
   // The first rule the plugin broke during the current call (under call_mu).
   std::string violation;
+  // The changes the plugin committed during the current call, applied
+  // together when it returns well, dropped when it fails (under call_mu);
+  // and the records as those changes left them, for its later changes in
+  // the same call.
+  std::vector<Mutation> staged;
+  std::map<StagedKey, Record> staged_records;
   std::map<std::string, Access> readable;  // by the plugin's name for it
 
   const std::string& id() const { return module->manifest.id(); }
@@ -100,6 +104,7 @@ class HostImpl final : public Host {
       options_.views = owned_views_.get();
     }
     if (options_.clock == nullptr) options_.clock = &Env::System().clock();
+    if (options_.random == nullptr) options_.random = &Env::System().random();
   }
 
   ~HostImpl() override {
@@ -112,8 +117,7 @@ class HostImpl final : public Host {
     if (worker_.joinable()) worker_.join();
     for (auto& inst : instances_) {
       std::lock_guard<std::mutex> lock(inst->call_mu);
-      if (inst->handle != nullptr) inst->module->api->destroy(inst->handle);
-      inst->handle = nullptr;
+      inst->driver.reset();  // destroy, and out of process, the process ends
     }
   }
 
@@ -139,18 +143,16 @@ class HostImpl final : public Host {
       Instance& ref = *inst;
       instances_.push_back(std::move(inst));
       if (disabled_.count(ref.id())) continue;
-      Collected error;
-      kindred_sink sink = error.sink();
-      kindred_plugin_status status;
+      ref.enabled = true;
+      // A runner process starts on the plugin's first call, so that a
+      // command starts only the plugins it uses.
+      if (ref.module->out_of_process()) continue;
+      std::string failed;
       {
         std::lock_guard<std::mutex> lock(ref.call_mu);
-        status = ref.module->api->create(&ref.api, &ref.handle, &sink);
+        failed = StartLocked(ref);
       }
-      if (status != KINDRED_PLUGIN_OK || ref.handle == nullptr) {
-        DisableLocked(ref, "failed to start: " + Clip(error.bytes));
-        continue;
-      }
-      ref.enabled = true;
+      if (!failed.empty()) DisableLocked(ref, failed);
     }
     listener_ = engine_.AddChangeListener([this](const SpaceId&) { MarkStale(); });
     if (options_.live) {
@@ -190,11 +192,10 @@ class HostImpl final : public Host {
     localtime_r(&secs, &local);
     env->set_utc_offset_seconds(static_cast<int32_t>(local.tm_gmtoff));
 
-    auto bytes =
-        Call(*inst, "run_command", inst->module->api->run_command, request.SerializeAsString());
-    if (!bytes.ok()) return bytes.status();
+    auto call = Call(*inst, PluginFunction::kRunCommand, request.SerializeAsString());
+    if (!call.ok()) return call.status();
     v1::CommandResponse response;
-    if (!response.ParseFromString(*bytes))
+    if (!response.ParseFromString(call->bytes))
       return Broke(*inst, "returned malformed bytes from run_command");
     for (const auto& file : response.files()) {
       bool allowed = false;
@@ -208,6 +209,7 @@ class HostImpl final : public Host {
                                 "', which is not an output file option given to the command");
       }
     }
+    KINDRED_RETURN_IF_ERROR(Apply(*inst, call->staged));
     return response;
   }
 
@@ -231,23 +233,15 @@ class HostImpl final : public Host {
   Status Enable(const std::string& id) override {
     Instance* inst = Find(id);
     if (inst == nullptr) return Status::NotFound("no plugin " + id);
-    Collected error;
-    bool started = true;
-    {
+    std::string failed;
+    if (!inst->module->out_of_process()) {  // a runner starts on the first call
       std::lock_guard<std::mutex> call(inst->call_mu);
-      if (inst->handle == nullptr) {
-        kindred_sink sink = error.sink();
-        if (inst->module->api->create(&inst->api, &inst->handle, &sink) != KINDRED_PLUGIN_OK ||
-            inst->handle == nullptr) {
-          inst->handle = nullptr;
-          started = false;
-        }
-      }
+      if (inst->driver == nullptr) failed = StartLocked(*inst);
     }
     std::lock_guard<std::mutex> lock(state_mu_);
-    if (!started) {
-      DisableLocked(*inst, "failed to start: " + Clip(error.bytes));
-      return Status::Internal("the plugin " + id + " failed to start: " + Clip(error.bytes));
+    if (!failed.empty()) {
+      DisableLocked(*inst, failed);
+      return Status::Internal("the plugin " + id + " " + failed);
     }
     disabled_.erase(id);
     Persist();
@@ -273,37 +267,99 @@ class HostImpl final : public Host {
  private:
   // ---- Calls into the plugin ----------------------------------------------------
 
-  using PluginFn = kindred_plugin_status (*)(void*, const uint8_t*, size_t, const kindred_sink*);
+  // What a call into a plugin answered, and the changes it committed
+  // meanwhile (not yet applied: see Apply).
+  struct CallResult {
+    std::string bytes;
+    std::vector<Mutation> staged;
+  };
 
-  // Calls `fn` with `request`; returns the bytes it wrote. On a failure or a
-  // broken rule, disables the plugin and returns Internal naming it.
-  Result<std::string> Call(Instance& inst, const char* what, PluginFn fn,
-                           const std::string& request) {
-    Collected out;
-    kindred_sink sink = out.sink();
-    kindred_plugin_status status;
-    std::string violation;
+  // Starts the plugin's instance: its driver (for a library, a runner
+  // process) and create. Returns "" or the host's account of why it failed.
+  // REQUIRES: inst.call_mu held.
+  std::string StartLocked(Instance& inst) {
+    auto driver = registry_.Start(*inst.module);
+    if (!driver.ok()) return "failed to start (" + Clip(driver.status().message()) + ")";
+    CallOutcome created = (*driver)->Create(&inst.api);
+    if (created.crashed()) return created.crash;
+    // The plugin's own message is not remembered (see Broke).
+    if (created.status != KINDRED_PLUGIN_OK) return "failed to start";
+    inst.driver = std::move(*driver);
+    return "";
+  }
+
+  // Calls the plugin with `request`; returns what it answered and the
+  // changes it committed. On a failure, a crash of its process, or a broken
+  // rule, drops those changes, disables the plugin and returns Internal
+  // naming it.
+  Result<CallResult> Call(Instance& inst, PluginFunction function, const std::string& request) {
+    const char* what = frames::FunctionName(function);
+    CallOutcome outcome;
+    CallResult result;
+    std::string violation, failed_to_start;
     bool usable;
     {
       std::lock_guard<std::mutex> lock(inst.call_mu);
-      usable = inst.enabled && inst.handle != nullptr;
-      if (usable) {
+      usable = inst.enabled;
+      if (usable && inst.driver == nullptr) failed_to_start = StartLocked(inst);
+      if (usable && failed_to_start.empty()) {
         inst.in_call = true;
         inst.violation.clear();
-        status = fn(inst.handle, reinterpret_cast<const uint8_t*>(request.data()), request.size(),
-                    &sink);
+        inst.staged.clear();
+        inst.staged_records.clear();
+        outcome = inst.driver->Call(function, request);
         inst.in_call = false;
         violation = std::move(inst.violation);
+        result.staged = std::move(inst.staged);
+        inst.staged.clear();
+        inst.staged_records.clear();
+        if (outcome.crashed()) inst.driver.reset();  // its process is gone (and reaped)
       }
     }
     if (!usable) return DisabledStatus(inst);
+    if (!failed_to_start.empty()) return Broke(inst, failed_to_start);
+    if (outcome.crashed()) return Broke(inst, outcome.crash);
     if (!violation.empty()) return Broke(inst, violation);
-    if (status != KINDRED_PLUGIN_OK) {
+    if (outcome.status != KINDRED_PLUGIN_OK) {
       // The plugin's own message is shown, never remembered.
       return Broke(inst, std::string("failed in ") + what,
-                   out.bytes.empty() ? "" : ": " + Clip(out.bytes));
+                   outcome.bytes.empty() ? "" : ": " + Clip(outcome.bytes));
     }
-    return std::move(out.bytes);
+    result.bytes = std::move(outcome.bytes);
+    return result;
+  }
+
+  // Applies the changes one call committed, as one atomic engine commit:
+  // all of them or, when the store refuses, none.
+  Status Apply(Instance& inst, const std::vector<Mutation>& staged) {
+    if (staged.empty()) return Status::Ok();
+    auto ids = engine_.Commit(Space(), staged);
+    if (!ids.ok()) {
+      return Status(ids.status().code(), "the changes of the plugin " + inst.id() +
+                                             " were not stored: " + ids.status().message());
+    }
+    return Status::Ok();
+  }
+
+  // A fresh record id: 80 random bits in the engine's alphabet. Not derived
+  // from the op (the engine's way), because the op does not exist until the
+  // call returns; random, so that it says nothing about when or where the
+  // record was made.
+  std::string NewRecordId() {
+    uint8_t bits[10];
+    options_.random->Fill(bits, sizeof(bits));
+    std::string id;
+    uint32_t acc = 0;
+    int have = 0;
+    for (uint8_t b : bits) {
+      acc = (acc << 8) | b;
+      have += 8;
+      while (have >= 5) {
+        id += kIdAlphabet[(acc >> (have - 5)) & 31];
+        have -= 5;
+      }
+    }
+    return id;
   }
 
   // Disables the plugin for `why` and returns the error that says so.
@@ -526,12 +582,35 @@ class HostImpl final : public Host {
     return KINDRED_PLUGIN_OK;
   }
 
+  // A record as the current call's changes left it, or as stored. NotFound
+  // when there is none (or it was deleted).
+  Result<Record> Current(Instance& inst, const std::map<StagedKey, Record>& pending,
+                         const std::string& engine_name, const std::string& id) {
+    const StagedKey key{engine_name, id};
+    const Record* staged = nullptr;
+    if (auto it = pending.find(key); it != pending.end()) {
+      staged = &it->second;
+    } else if (auto st = inst.staged_records.find(key); st != inst.staged_records.end()) {
+      staged = &st->second;
+    }
+    if (staged == nullptr) return engine_.Get(Space(), engine_name, id);
+    if (staged->deleted) return Status::NotFound("deleted");
+    return *staged;
+  }
+
+  // Stages the changes: they are checked now (a change the manifest does
+  // not allow is refused, and nothing of the request is staged), answered
+  // with their ids, and applied when the call into the plugin returns well
+  // (see Call and Apply), all of the call's commits in one engine commit.
   kindred_plugin_status OnCommit(Instance& inst, const uint8_t* in, size_t size,
                                  const kindred_sink* out) {
     pv1::CommitRequest request;
     if (!request.ParseFromArray(in, static_cast<int>(size)))
       return Violation(inst, out, "sent malformed bytes to commit");
     std::vector<Mutation> mutations;
+    std::map<StagedKey, Record> pending;  // this request's records, staged if it all passes
+    pv1::CommitResponse response;
+    const int64_t now = options_.clock->NowMicros();
     for (const auto& change : request.changes()) {
       auto it = inst.readable.find(change.collection());
       if (it == inst.readable.end() || !it->second.own) {
@@ -541,8 +620,10 @@ class HostImpl final : public Host {
       }
       const Access& a = it->second;
       std::optional<Record> current;
-      if (change.kind() == pv1::CHANGE_KIND_UPDATE) {
-        auto r = engine_.Get(Space(), a.engine_name, change.id());
+      const bool existing =
+          change.kind() == pv1::CHANGE_KIND_UPDATE || change.kind() == pv1::CHANGE_KIND_DELETE;
+      if (existing && !change.id().empty()) {  // without an id, ToMutation refuses it
+        auto r = Current(inst, pending, a.engine_name, change.id());
         if (!r.ok()) {
           return Refuse(out,
                         r.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND
@@ -551,26 +632,32 @@ class HostImpl final : public Host {
         }
         current = std::move(*r);
       }
-      auto m = ToMutation(change, a.engine_name, *a.spec, engine_.device().id,
-                          options_.clock->NowMicros(), current ? &*current : nullptr);
+      auto m = ToMutation(change, a.engine_name, *a.spec, engine_.device().id, now,
+                          current ? &*current : nullptr);
       if (!m.ok())
         return Violation(inst, out,
                          "asked for a change the manifest does not allow: " + m.status().message());
+      Record after;
+      if (current) {
+        after = std::move(*current);
+      } else {
+        m->id = NewRecordId();
+        after.collection = a.engine_name;
+        after.id = m->id;
+        after.created_by = engine_.device().id;
+        after.created_micros = after.edited_micros = now;
+      }
+      if (m->kind == Mutation::Kind::kDelete) after.deleted = true;
+      for (const auto& [name, value] : m->fields) {
+        after.fields[name] = value;
+        after.conflicts.erase(name);
+      }
+      pending[StagedKey{a.engine_name, m->id}] = std::move(after);
+      response.add_ids(m->id);
       mutations.push_back(std::move(*m));
     }
-    if (mutations.empty()) {
-      Reply(out, pv1::CommitResponse().SerializeAsString());
-      return KINDRED_PLUGIN_OK;
-    }
-    auto ids = engine_.Commit(Space(), mutations);
-    if (!ids.ok()) {
-      return Refuse(out,
-                    ids.status().code() == StatusCode::kNotFound ? KINDRED_PLUGIN_NOT_FOUND
-                                                                 : KINDRED_PLUGIN_FAILED,
-                    ids.status().message());
-    }
-    pv1::CommitResponse response;
-    for (const auto& id : *ids) response.add_ids(id);
+    for (auto& [key, record] : pending) inst.staged_records[key] = std::move(record);
+    for (auto& m : mutations) inst.staged.push_back(std::move(m));
     Reply(out, response.SerializeAsString());
     return KINDRED_PLUGIN_OK;
   }
@@ -678,11 +765,10 @@ class HostImpl final : public Host {
       request.set_rebuild(first && rebuild);
       for (auto& r : batch) *request.add_records() = std::move(r);
       first = false;
-      auto bytes =
-          Call(inst, "update_view", inst.module->api->update_view, request.SerializeAsString());
-      if (!bytes.ok()) return bytes.status();
+      auto call = Call(inst, PluginFunction::kUpdateView, request.SerializeAsString());
+      if (!call.ok()) return call.status();
       pv1::ViewUpdateResponse response;
-      if (!response.ParseFromString(*bytes))
+      if (!response.ParseFromString(call->bytes))
         return Broke(inst, "returned malformed bytes from update_view");
       for (const auto& row : response.put()) {
         if (row.key().empty() || row.key().size() > kMaxViewKeyBytes ||
@@ -690,6 +776,7 @@ class HostImpl final : public Host {
           return Broke(inst, "returned a view row with an empty or oversized key or value");
         }
       }
+      KINDRED_RETURN_IF_ERROR(Apply(inst, call->staged));
       options_.views->With(key, [&](ViewData& d) {
         for (const auto& k : response.remove()) d.rows.erase(k);
         for (const auto& row : response.put()) d.rows[row.key()] = row.value();

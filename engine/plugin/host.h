@@ -15,11 +15,20 @@
 //     only as its merge rule allows;
 //   - it gets records and view rows, never a key, a space or an op.
 // A plugin that breaks a rule, fails a call (an exception the SDK caught, an
-// error code), or returns bytes that are not the message it owes is refused,
-// named, disabled (remembered in the home's plugin state file) and left
-// alone; the host and the engine keep running, and nothing already stored is
-// touched. A plugin that crashes the process (SIGSEGV) cannot be contained
-// in process: docs/plugins.md describes the out-of-process plan.
+// error code), returns bytes that are not the message it owes, or, run out
+// of process, crashes, exits, runs past its time or speaks malformed frames
+// is refused, named, disabled (remembered in the home's plugin state file)
+// and left alone; the host and the engine keep running.
+//
+// Process model (docs/plugins.md): built-in plugins run in this process;
+// libraries each run in a kindred-plugin-runner process of their own
+// (Registry::Start), started on the plugin's first call. The host enforces
+// the manifest the same way for both: the plugin only ever sees what the
+// host sends it.
+//
+// Nothing is lost: the changes a plugin commits during one call into it are
+// checked at once but applied together, in one engine commit, only when the
+// call returns well; a call that fails in any way writes nothing.
 //
 // Views: for each view a plugin declares, the host shows the plugin the
 // records of the view's sources that changed, and stores the rows it returns
@@ -65,6 +74,9 @@ struct HostOptions {
   // "Now" for the plugins' Environment and append-only items. Null: the
   // system clock. Not owned.
   Clock* clock = nullptr;
+  // Randomness for the ids of records plugins create. Null: the system's.
+  // Not owned.
+  Random* random = nullptr;
   // Told, in one line each, what the host did on its own (a plugin
   // disabled, a view rebuilt). May be called from any thread.
   std::function<void(const std::string&)> log;

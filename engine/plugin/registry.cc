@@ -1,7 +1,5 @@
 #include "engine/plugin/registry.h"
 
-#include <dlfcn.h>
-
 #include <algorithm>
 #include <cstddef>
 #include <filesystem>
@@ -25,46 +23,14 @@ struct Collected {
   }
 };
 
-}  // namespace
-
-struct Registry::Library {
-  void* handle = nullptr;
-  ~Library() {
-    if (handle) dlclose(handle);
-  }
-};
-
-std::string Module::name() const {
-  if (!manifest.id().empty()) return manifest.id();
-  return std::filesystem::path(source).filename().string();
-}
-
-Result<pv1::Manifest> ReadManifest(const kindred_plugin_api* api, std::string_view what) {
-  const std::string who(what);
-  if (api == nullptr) return Status::InvalidArgument(who + " returned no plugin table");
-  // The first two fields are the same in every ABI version.
-  if (api->abi_version != KINDRED_PLUGIN_ABI_VERSION) {
-    return Status::FailedPrecondition(
-        who + " was built for plugin ABI version " + std::to_string(api->abi_version) +
-        ", but this Kindred speaks plugin ABI version " +
-        std::to_string(KINDRED_PLUGIN_ABI_VERSION) + "; rebuild it against this Kindred's SDK");
-  }
-  if (api->struct_size < kMinPluginApiSize) {
-    return Status::InvalidArgument(who + "'s plugin table is " + std::to_string(api->struct_size) +
-                                   " bytes; plugin ABI version 1 needs at least " +
-                                   std::to_string(kMinPluginApiSize));
-  }
-  if (!api->describe || !api->create || !api->destroy || !api->run_command || !api->update_view) {
-    return Status::InvalidArgument(who + "'s plugin table is missing a function");
-  }
-  Collected out;
-  kindred_sink sink{&out, &Collected::Write};
-  kindred_plugin_status status = api->describe(&sink);
+// The manifest in what describe returned.
+Result<pv1::Manifest> ParseManifest(kindred_plugin_status status, const std::string& bytes,
+                                    const std::string& who) {
   if (status != KINDRED_PLUGIN_OK) {
-    return Status::Internal(who + " failed to describe itself: " + out.bytes.substr(0, 300));
+    return Status::Internal(who + " failed to describe itself: " + bytes.substr(0, 300));
   }
   pv1::Manifest manifest;
-  if (!manifest.ParseFromString(out.bytes)) {
+  if (!manifest.ParseFromString(bytes)) {
     return Status::Corruption(who + " described itself with malformed bytes");
   }
   Status valid = ValidateManifest(manifest);
@@ -72,12 +38,55 @@ Result<pv1::Manifest> ReadManifest(const kindred_plugin_api* api, std::string_vi
   return manifest;
 }
 
-Registry::Registry() = default;
+}  // namespace
 
-Registry::~Registry() {
-  modules_.clear();
-  libraries_.clear();
+std::string Module::name() const {
+  if (!manifest.id().empty()) return manifest.id();
+  return std::filesystem::path(source).filename().string();
 }
+
+Status CheckTable(const TableInfo& table, std::string_view what) {
+  const std::string who(what);
+  // The first two fields are the same in every ABI version.
+  if (table.abi_version != KINDRED_PLUGIN_ABI_VERSION) {
+    return Status::FailedPrecondition(
+        who + " was built for plugin ABI version " + std::to_string(table.abi_version) +
+        ", but this Kindred speaks plugin ABI version " +
+        std::to_string(KINDRED_PLUGIN_ABI_VERSION) + "; rebuild it against this Kindred's SDK");
+  }
+  if (table.struct_size < kMinPluginApiSize) {
+    return Status::InvalidArgument(who + "'s plugin table is " + std::to_string(table.struct_size) +
+                                   " bytes; plugin ABI version 1 needs at least " +
+                                   std::to_string(kMinPluginApiSize));
+  }
+  if (table.functions != frames::kHasAll) {
+    return Status::InvalidArgument(who + "'s plugin table is missing a function");
+  }
+  return Status::Ok();
+}
+
+Result<pv1::Manifest> ReadManifest(const kindred_plugin_api* api, std::string_view what) {
+  const std::string who(what);
+  if (api == nullptr) return Status::InvalidArgument(who + " returned no plugin table");
+  TableInfo table;
+  table.abi_version = api->abi_version;
+  if (table.abi_version == KINDRED_PLUGIN_ABI_VERSION) table.struct_size = api->struct_size;
+  if (table.struct_size >= kMinPluginApiSize) {
+    table.functions = (api->describe ? frames::kHasDescribe : 0) |
+                      (api->create ? frames::kHasCreate : 0) |
+                      (api->destroy ? frames::kHasDestroy : 0) |
+                      (api->run_command ? frames::kHasRunCommand : 0) |
+                      (api->update_view ? frames::kHasUpdateView : 0);
+  }
+  KINDRED_RETURN_IF_ERROR(CheckTable(table, who));
+  Collected out;
+  kindred_sink sink{&out, &Collected::Write};
+  kindred_plugin_status status = api->describe(&sink);
+  return ParseManifest(status, out.bytes, who);
+}
+
+Registry::Registry() = default;
+Registry::~Registry() = default;
 
 Status Registry::Fail(std::string source, Status why) {
   auto m = std::make_unique<Module>();
@@ -87,11 +96,11 @@ Status Registry::Fail(std::string source, Status why) {
   return why;
 }
 
-Status Registry::Add(std::string source, const kindred_plugin_api* api, std::string_view what) {
-  auto manifest = ReadManifest(api, what);
-  if (!manifest.ok()) return Fail(std::move(source), manifest.status());
+Status Registry::Add(std::unique_ptr<Module> module, Result<pv1::Manifest> manifest,
+                     std::string_view what) {
+  if (!manifest.ok()) return Fail(std::move(module->source), manifest.status());
   if (Find(manifest->id())) {
-    return Fail(std::move(source),
+    return Fail(std::move(module->source),
                 Status::AlreadyExists("the plugin " + manifest->id() + " (" + std::string(what) +
                                       ") is already loaded"));
   }
@@ -102,25 +111,43 @@ Status Registry::Add(std::string source, const kindred_plugin_api* api, std::str
     if (!other->loaded()) continue;
     for (const auto& c : other->manifest.commands()) {
       if (mine.count(c.path(0))) {
-        return Fail(std::move(source),
+        return Fail(std::move(module->source),
                     Status::AlreadyExists("the plugin " + manifest->id() + " adds the command '" +
                                           c.path(0) + "', which the plugin " +
                                           other->manifest.id() + " already adds"));
       }
     }
   }
-  auto m = std::make_unique<Module>();
-  m->source = std::move(source);
-  m->api = api;
-  m->manifest = std::move(*manifest);
-  modules_.push_back(std::move(m));
+  module->manifest = std::move(*manifest);
+  modules_.push_back(std::move(module));
   return Status::Ok();
 }
 
 Status Registry::AddBuiltin(kindred_plugin_entry_fn entry) {
   if (entry == nullptr)
     return Fail("built-in", Status::InvalidArgument("a built-in plugin has no entry point"));
-  return Add("built-in", entry(), "a built-in plugin");
+  auto m = std::make_unique<Module>();
+  m->source = "built-in";
+  m->api = entry();
+  auto manifest = ReadManifest(m->api, "a built-in plugin");
+  return Add(std::move(m), std::move(manifest), "a built-in plugin");
+}
+
+Status Registry::OutOfProcess(std::string source, std::vector<std::string> command,
+                              std::string who) {
+  // A runner reads the table and describes the plugin; this process never
+  // loads the library, so nothing the library does can take it down.
+  auto process = RunnerProcess::Start(command, runner_, who);
+  if (!process.ok()) return Fail(std::move(source), process.status());
+  Status table = CheckTable((*process)->table(), who);
+  if (!table.ok()) return Fail(std::move(source), table);
+  CallOutcome described =
+      (*process)->Call(PluginFunction::kDescribe, "", nullptr, runner_.start_timeout);
+  if (described.crashed()) return Fail(std::move(source), Status::Internal(who + " " + described.crash));
+  auto m = std::make_unique<Module>();
+  m->source = std::move(source);
+  m->command = std::move(command);
+  return Add(std::move(m), ParseManifest(described.status, described.bytes, who), who);
 }
 
 Status Registry::LoadLibrary(const std::string& path) {
@@ -132,23 +159,25 @@ Status Registry::LoadLibrary(const std::string& path) {
   if (!std::filesystem::is_regular_file(absolute, ec)) {
     return Fail(absolute, Status::NotFound("no plugin library at " + absolute));
   }
-  auto library = std::make_unique<Library>();
-  library->handle = dlopen(absolute.c_str(), RTLD_NOW | RTLD_LOCAL);
-  if (library->handle == nullptr) {
-    const char* why = dlerror();
-    return Fail(absolute, Status::InvalidArgument("cannot load the plugin " + absolute + ": " +
-                                                  (why ? why : "dlopen failed")));
+  return OutOfProcess(absolute, RunnerCommand(runner_, absolute), "the plugin " + absolute);
+}
+
+Status Registry::AddOutOfProcess(std::vector<std::string> command, std::string source) {
+  const std::string who = "the plugin served by " + (command.empty() ? source : command[0]);
+  return OutOfProcess(std::move(source), std::move(command), who);
+}
+
+Result<std::unique_ptr<Driver>> Registry::Start(const Module& module) const {
+  if (!module.loaded()) return Status::FailedPrecondition("the plugin " + module.name() + " is not loaded");
+  if (!module.out_of_process()) return NewInProcessDriver(module.api);
+  const std::string who = "the plugin " + module.manifest.id();
+  KINDRED_ASSIGN_OR_RETURN(auto process, RunnerProcess::Start(module.command, runner_, who));
+  Status table = CheckTable(process->table(), who);
+  if (!table.ok()) {
+    return Status::FailedPrecondition(table.message() + " (" + module.source +
+                                      " changed since it was loaded)");
   }
-  dlerror();
-  void* symbol = dlsym(library->handle, KINDRED_PLUGIN_ENTRY_SYMBOL);
-  if (symbol == nullptr) {
-    return Fail(absolute,
-                Status::InvalidArgument(absolute + " is not a Kindred plugin: it exports no " +
-                                        KINDRED_PLUGIN_ENTRY_SYMBOL));
-  }
-  auto entry = reinterpret_cast<kindred_plugin_entry_fn>(symbol);
-  libraries_.push_back(std::move(library));
-  return Add(absolute, entry(), "the plugin " + absolute);
+  return NewOutOfProcessDriver(std::move(process), runner_);
 }
 
 void Registry::LoadFolder(const std::string& dir) {
@@ -183,6 +212,7 @@ std::vector<PluginInfo> Registry::Describe(const DisabledPlugins& disabled) cons
       info.summary = m->manifest.summary();
       info.permissions = Permissions(m->manifest);
       info.permissions_in_words = PermissionsInWords(m->manifest);
+      info.out_of_process = m->out_of_process();
       auto off = disabled.find(m->manifest.id());
       info.state = off == disabled.end() ? "enabled" : "disabled";
       if (off != disabled.end()) info.reason = off->second;

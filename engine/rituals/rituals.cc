@@ -289,18 +289,19 @@ std::string Describe(const cal::DateTimeArg& at) {
 
 // ---- Spaces ------------------------------------------------------------------
 
-SpaceId Rituals::SpaceFor(calendar::Visibility) const {
+SpaceId Rituals::SpaceFor(calendar::Visibility visibility) const {
   // Until a partner is paired every ritual lives in the personal space;
   // shared ones carry the flag (and their facts follow them) and move to the
-  // couple's shared space at pairing. Only this function needs to change.
+  // couple's shared space at pairing (MoveSharedRituals).
+  if (visibility == cal::Visibility::kShared) {
+    if (auto shared = engine_.SharedSpace()) return *shared;
+  }
   return engine_.device().personal_space;
 }
 
 std::vector<SpaceId> Rituals::RitualSpaces() const {
-  const SpaceId shared = SpaceFor(cal::Visibility::kShared);
-  const SpaceId personal = SpaceFor(cal::Visibility::kPrivate);
-  std::vector<SpaceId> out{shared};
-  if (personal != shared) out.push_back(personal);
+  std::vector<SpaceId> out = engine_.SharedSpaces();
+  out.push_back(engine_.device().personal_space);
   return out;
 }
 
@@ -478,8 +479,10 @@ Result<RitualInfo> Rituals::Get(const std::string& id) {
 Result<std::vector<RitualInfo>> Rituals::List() {
   std::vector<RitualInfo> out;
   Status inner;
+  std::set<std::string> seen;  // a ritual caught mid-move shows once
   for (const SpaceId& space : RitualSpaces()) {
     KINDRED_RETURN_IF_ERROR(engine_.Scan(space, kCollection, [&](const Record& r) {
+      if (!seen.insert(r.id).second) return true;
       auto info = RitualFromRecord(engine_, r);
       if (info.ok()) {
         out.push_back(std::move(*info));
@@ -709,8 +712,9 @@ Result<std::string> Rituals::ExportIcs() {
   cal::OverridesByRitual overrides;
   for (const RitualInfo& info : infos) {
     FactSet facts;
-    KINDRED_RETURN_IF_ERROR(
-        ReadRef(engine_, SpaceFor(info.ritual.visibility), ScheduleRef(info.ritual.id), &facts));
+    for (const SpaceId& space : RitualSpaces()) {  // the ritual's own, wherever it lives
+      KINDRED_RETURN_IF_ERROR(ReadRef(engine_, space, ScheduleRef(info.ritual.id), &facts));
+    }
     auto o = facts.states.OverridesFor(info.ritual.id);
     if (!o.empty()) overrides[info.ritual.id] = std::move(o);
     rituals.push_back(info.ritual);
@@ -780,6 +784,53 @@ Result<RitualImport> Rituals::ImportIcs(std::string_view ics, const std::string&
     KINDRED_RETURN_IF_ERROR(engine_.Commit(space, mutations).status());
   }
   return out;
+}
+
+Result<size_t> Rituals::MoveSharedRituals(bool only_this_device) {
+  auto shared = engine_.SharedSpace();
+  if (!shared || engine_.SpaceEnded(*shared)) return size_t{0};
+  const SpaceId personal = engine_.device().personal_space;
+  std::vector<Record> moving;
+  KINDRED_RETURN_IF_ERROR(engine_.Scan(personal, kCollection, [&](const Record& r) {
+    if (r.Flag(kShared, true) && (!only_this_device || r.created_by == engine_.device().id)) {
+      moving.push_back(r);
+    }
+    return true;
+  }));
+  if (moving.empty()) return size_t{0};
+  auto copy = [](const Record& r) {
+    Mutation m = Mutation::Create(r.collection, {});
+    m.id = r.id;
+    for (const auto& [name, value] : r.fields) m.fields[name] = value;
+    return m;
+  };
+  std::vector<Mutation> creates, deletes;
+  for (const Record& r : moving) {
+    auto there = engine_.Get(*shared, kCollection, r.id, /*include_deleted=*/true);
+    if (!there.ok() && there.status().code() != StatusCode::kNotFound) return there.status();
+    const bool moved_already = there.ok();  // by another of this member's devices
+    if (!moved_already) creates.push_back(copy(r));
+    deletes.push_back(Mutation::Delete(kCollection, r.id));
+    // Its facts go with it, keeping their ids (each is written once, never changed).
+    std::vector<Record> facts;
+    KINDRED_RETURN_IF_ERROR(engine_.ScanByListItem(personal, kFactCollection, kRefs,
+                                                   RitualRef(r.id), [&](const Record& f) {
+                                                     facts.push_back(f);
+                                                     return true;
+                                                   }));
+    for (const Record& f : facts) {
+      auto fact_there = engine_.Get(*shared, kFactCollection, f.id, /*include_deleted=*/true);
+      if (!fact_there.ok() && fact_there.status().code() != StatusCode::kNotFound) {
+        return fact_there.status();
+      }
+      if (!fact_there.ok()) creates.push_back(copy(f));
+      deletes.push_back(Mutation::Delete(kFactCollection, f.id));
+    }
+  }
+  // Into the shared space first: a crash in between leaves copies, never none.
+  if (!creates.empty()) KINDRED_RETURN_IF_ERROR(engine_.Commit(*shared, creates).status());
+  KINDRED_RETURN_IF_ERROR(engine_.Commit(personal, deletes).status());
+  return moving.size();
 }
 
 Result<std::vector<std::string>> Rituals::Members() {

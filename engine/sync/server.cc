@@ -75,7 +75,17 @@ void Server::Start() {
   auto executor = executor_;
   listener_handle_ = engine_.AddChangeListener([this, executor](const SpaceId& space) {
     asio::post(executor, [this, space] {
-      for (Session* session : sessions_) session->NotifyChanged(space);
+      for (Session* session : sessions_) {
+        // A peer revoked meanwhile (e.g. by `kindred revoke`) is let go.
+        Result<PeerInfo> still = engine_.PeerByTransportKey(session->peer().card.dh_pk);
+        if (!still.ok() && still.status().code() == StatusCode::kPermissionDenied) {
+          Log("ending the session with " + Describe(session->peer()) + ": " +
+              still.status().message());
+          session->Stop();
+          continue;
+        }
+        session->NotifyChanged(space);
+      }
     });
   });
   Spawn([this] { return AcceptLoop(); });

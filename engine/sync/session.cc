@@ -170,6 +170,14 @@ Result<v1::SyncMessage> Session::BuildHello() {
   hello->set_window(options_.window);
   hello->set_listen_port(options_.listen_port);
   for (const SpaceId& space : peer_.spaces) {
+    if (engine_.SpaceEnded(space)) {
+      // Listed, so the peer learns the partnership ended; nothing of it moves.
+      v1::SpaceHeads* entry = hello->add_spaces();
+      entry->set_space_id(std::string(space.bytes()));
+      entry->set_ended(true);
+      ended_.insert(space);
+      continue;
+    }
     KINDRED_ASSIGN_OR_RETURN(std::vector<DeviceCard> devices, engine_.SpaceDevices(space));
     KINDRED_ASSIGN_OR_RETURN(auto heads, engine_.Heads(space));
     SpaceState state;
@@ -213,15 +221,30 @@ void Session::HandleHello(const v1::Hello& hello) {
     return ProtocolError("its Hello lists too many spaces");
   }
   std::map<SpaceId, SpaceState> shared;
+  std::set<SpaceId> seen;
   for (const v1::SpaceHeads& entry : hello.spaces()) {
     auto space = SpaceId::FromBytes(entry.space_id());
     if (!space.ok()) return ProtocolError("its Hello holds a malformed space id");
     if (static_cast<size_t>(entry.heads_size()) > kMaxHeadsPerSpace) {
       return ProtocolError("its Hello lists too many devices in a space");
     }
-    if (shared.count(*space)) return ProtocolError("its Hello lists a space twice");
+    if (shared.count(*space) || seen.count(*space)) {
+      return ProtocolError("its Hello lists a space twice");
+    }
+    seen.insert(*space);
+    if (ended_.count(*space)) continue;  // ended here: nothing of it moves
     auto ours = spaces_.find(*space);
     if (ours == spaces_.end()) continue;  // a space this device does not share with it
+    if (entry.ended()) {
+      // The peer, a device of this space, says the partnership ended.
+      Status ended = engine_.EndSpace(*space, peer_.card.id);
+      if (!ended.ok()) {
+        return Fail(EndReason::kLocal, ended.WithContext("ending the shared space"),
+                    v1::SyncError::CODE_INTERNAL);
+      }
+      ended_.insert(*space);
+      continue;
+    }
     SpaceState state = ours->second;
     for (const v1::DeviceHead& head : entry.heads()) {
       auto device = DeviceId::FromBytes(head.device_id());

@@ -217,6 +217,7 @@ class Session {
   uint32_t peer_window_ = 1;
   uint16_t peer_listen_port_ = 0;
   std::map<SpaceId, SpaceState> spaces_;  // filled from our Hello, cut to the shared ones
+  std::set<SpaceId> ended_;               // shared spaces that ended, here or at the peer
   uint64_t expected_ops_ = 0;             // ops to move, from the Hellos
 
   // Sending.

@@ -1,7 +1,9 @@
-// Plugins that misbehave: one that throws, one that answers with malformed
-// bytes, one that reads what it was not granted or writes what it does not
-// own. Each time the host refuses, names the plugin, disables it (and
-// remembers that), and keeps running; nothing stored is lost.
+// Plugins that misbehave: one that throws (also after committing), one that
+// answers with malformed bytes, one that reads what it was not granted or
+// writes what it does not own. Each time the host refuses, names the plugin,
+// disables it (and remembers that), and keeps running; nothing stored is
+// lost, and nothing of the failed call is written. (Plugins that crash,
+// hang or speak garbage frames out of process: out_of_process_test.cc.)
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -79,6 +81,25 @@ TEST_F(BadPluginTest, APluginThatThrowsIsRefusedNamedAndDisabledAndKindredKeepsR
   EXPECT_THAT(state.str(), HasSubstr("failed in run_command"));
   EXPECT_THAT(state.str(), Not(HasSubstr("something inside the plugin")));
   ExpectRefusedAndDisabled(r, kNotes, "threw an exception: something inside the plugin went wrong");
+}
+
+TEST_F(BadPluginTest, APluginThatThrowsAfterCommittingLeavesNothingOfThatCallBehind) {
+  auto items = [&] {
+    size_t n = 0;
+    EXPECT_TRUE(alex_.engine
+                    ->Scan(alex_.space(), plugin::EngineCollection(kNotes, "items"),
+                           [&](const Record&) {
+                             ++n;
+                             return true;
+                           })
+                    .ok());
+    return n;
+  };
+  const size_t before = items();
+  ExpectRefusedAndDisabled(
+      alex_.Run(kNotes, {"notes", "commit-then-throw"}, {{"title", {"half done"}}}), kNotes,
+      "threw an exception: changed my mind");
+  EXPECT_EQ(items(), before);
 }
 
 TEST_F(BadPluginTest, APluginThatAnswersWithMalformedBytesIsRefusedAndDisabled) {

@@ -124,6 +124,32 @@ TEST_F(PluginCliTest, ALibraryBuiltForAnotherAbiVersionIsRefusedNamingBothVersio
   EXPECT_EQ(RunHome({"gratitude", "list"}).exit_code, 0);
 }
 
+TEST_F(PluginCliTest, ALibraryThatSegfaultsFailsItsCommandWithExitCode4AndKindredCarriesOn) {
+  const std::string crash = KINDRED_CRASH_PLUGIN_PATH;
+  ASSERT_EQ(RunHome({"--plugin", crash, "crash", "fine"}).exit_code, 0);
+  CliResult crashed = RunHome({"--plugin", crash, "crash", "segv"});
+  EXPECT_EQ(crashed.exit_code, 4) << crashed;
+  EXPECT_THAT(crashed.err, HasSubstr("the plugin org.test.crash crashed in run_command (SIGSEGV)"));
+  EXPECT_THAT(crashed.err, HasSubstr("kindred plugins enable org.test.crash"));
+
+  json plugins = Json({"--plugin", crash, "plugins"});
+  ASSERT_EQ(plugins.back()["id"], "org.test.crash");
+  EXPECT_EQ(plugins.back()["state"], "disabled");
+  EXPECT_EQ(plugins.back()["own_process"], true);
+  EXPECT_EQ(plugins[0]["own_process"], false);
+  EXPECT_EQ(RunHome({"--plugin", crash, "crash", "count"}).exit_code, 4);
+
+  // Everything else works, the store verifies, and only the record of the
+  // call that returned was kept.
+  EXPECT_EQ(RunHome({"gratitude", "add", "still", "fine"}).exit_code, 0);
+  CliResult verified = RunHome({"verify"});
+  EXPECT_EQ(verified.exit_code, 0) << verified;
+  ASSERT_EQ(RunHome({"--plugin", crash, "plugins", "enable", "org.test.crash"}).exit_code, 0);
+  CliResult count = RunHome({"--plugin", crash, "crash", "count"});
+  EXPECT_EQ(count.exit_code, 0) << count;
+  EXPECT_EQ(count.out, "1");
+}
+
 // `kindred serve` on port 0, killed with SIGTERM at the end.
 class Serve {
  public:

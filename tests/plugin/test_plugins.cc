@@ -52,6 +52,8 @@ class NotesPlugin final : public kp::Plugin {
     m.Command({"notes", "write"}, "Write to any collection").Positional("collection", "Collection");
     m.Command({"notes", "view"}, "Rows of a view as JSON").Positional("view", "View");
     m.Command({"notes", "throw"}, "Throw an exception");
+    m.Command({"notes", "commit-then-throw"}, "Create an item, update it, then throw")
+        .Option("title", "Title");
     m.Command({"notes", "report"}, "Return a file")
         .Option("out", "Where", kp::ValueType::kOutputFile)
         .Option("other", "Not a file");
@@ -117,6 +119,13 @@ class NotesPlugin final : public kp::Plugin {
       return kp::CommandResult::Ok(out.dump());
     }
     if (name == "notes throw") throw std::runtime_error("something inside the plugin went wrong");
+    if (name == "notes commit-then-throw") {
+      auto id = host.Commit(kp::Change::Create("items").Set("title", c.Get("title")));
+      if (!id.ok()) return Error(id.error());
+      auto liked = host.Commit(kp::Change::Update("items", *id).Add("likes", 1));
+      if (!liked.ok()) return Error(liked.error());
+      throw std::runtime_error("changed my mind");
+    }
     if (name == "notes report") {
       kp::CommandResult r = kp::CommandResult::Ok("written\n");
       r.files.push_back({c.Has("other") ? "other" : "out", "<html>report</html>"});

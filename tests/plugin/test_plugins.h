@@ -3,7 +3,8 @@
 //   org.test.notes    well behaved (SDK): a collection with one field per
 //                     merge rule, views, and commands that do what their
 //                     arguments say, including things its manifest forbids
-//                     (read or write what it may not, throw).
+//                     (read or write what it may not, throw, commit and
+//                     then throw).
 //   org.test.garbage  raw ABI: answers run_command with bytes that are not a
 //                     CommandResponse, and update_view with a broken one.
 //   org.test.spy      raw ABI: reads the journal and its own records and

@@ -72,6 +72,9 @@ struct SpaceSummary {
   SpaceId id;
   std::string kind;  // "personal" or "shared"
   uint32_t epoch = 0;
+  // Shared spaces after `kindred unpair`: when the partnership ended (0
+  // while it lasts). An ended space is read-only and no longer synced.
+  int64_t ended_micros = 0;
   // Device -> highest seq of its log held here.
   std::map<DeviceId, uint64_t> version_vector;
   // Live (not deleted) records per collection.
@@ -85,6 +88,7 @@ struct VerifyReport {
   uint64_t purged = 0;      // ops whose ciphertext was erased on purpose
   uint64_t signatures = 0;  // batch signatures verified
   uint64_t records = 0;     // materialised records that authenticated
+  uint64_t pending = 0;     // ops whose epoch key has not reached this device yet
 };
 
 // What a device holds of a space's logs: device -> highest seq.
@@ -109,6 +113,36 @@ struct DeviceCard {
   std::string member_id;
   std::string member_name;
   std::string device_name;
+};
+
+// A device listed in the roster of a space here, as `kindred devices` shows it.
+struct RosterDevice {
+  DeviceCard card;
+  DeviceId added_by;            // the device that added it (itself for a space's first device)
+  int64_t added_micros = 0;     // 0 when unknown
+  bool revoked = false;         // revoked in every space that lists it
+  DeviceId revoked_by;
+  int64_t revoked_micros = 0;
+  std::vector<SpaceId> spaces;  // the spaces whose roster lists it, in id order
+};
+
+// What pairing makes of the other device: a partner's (the two members
+// create their shared space) or another device of this member (it joins
+// the personal space and the shared space).
+enum class PairingKind { kPartner, kOwnDevice };
+
+// The spaces, keys and roster entries an inviter is about to share with a
+// device that pairing authenticated, prepared but not yet written: nothing
+// changes until Engine::CompleteAdmission. Destroying it abandons the
+// admission and wipes the keys it holds. Not thread-safe.
+class PendingAdmission {
+ public:
+  virtual ~PendingAdmission() = default;
+  // The grants to hand to the recipient (Engine::AcceptAdmission): each
+  // sealed to its X25519 key and signed by this device.
+  virtual const std::vector<std::string>& grants() const = 0;
+  // The recipient as the rosters will list it.
+  virtual const DeviceCard& recipient() const = 0;
 };
 
 // Called with (done, total) during long operations.
@@ -158,7 +192,9 @@ class Engine {
   // Applies `mutations` to `space` as one atomic, durable commit, and
   // returns the ids of the records touched, in order. InvalidArgument or
   // NotFound (nothing written) when a mutation names a record that does
-  // not exist, or is malformed.
+  // not exist, or is malformed, or names a collection reserved for the
+  // engine (starting with '_'); FailedPrecondition for a shared space whose
+  // partnership has ended (read-only).
   virtual Result<std::vector<std::string>> Commit(const SpaceId& space,
                                                   const std::vector<Mutation>& mutations) = 0;
 
@@ -207,8 +243,11 @@ class Engine {
   // is held here, valid signature, authentic payloads), then merges and
   // stores it in one atomic write. Ops already held are skipped. Returns how
   // many ops were new. PermissionDenied for a device not in the space's
-  // roster; Corruption for a broken chain, bad signature or payload, or a
-  // fork (two different ops for one seq), with nothing stored.
+  // roster, or ops a revoked device wrote after its revocation; Corruption
+  // for a broken chain, bad signature or payload, or a fork (two different
+  // ops for one seq), with nothing stored. Ops under an epoch key that has
+  // not reached this device yet are stored once their chain and signature
+  // verify, and merged when the key arrives (Verify counts them pending).
   virtual Result<uint64_t> Ingest(const OpBatch& batch) = 0;
 
   // Adds `recipient` to the roster of `space` and returns the space's keys
@@ -221,6 +260,66 @@ class Engine {
   // device's personal space (linking another device of the same member).
   virtual Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
                                       bool as_personal) = 0;
+
+  // ---- Pairing, roster and revocation (used by `kindred invite/join`) ----
+  //
+  // A space's roster is kept as signed ops in its reserved collection
+  // "_roster" (and its epoch keys, sealed to each device, in "_keys"), so it
+  // syncs like everything else; Ingest accepts a batch only from a device
+  // the roster lists and has not revoked. Collections whose names start
+  // with '_' are the engine's: Commit refuses them.
+
+  // Prepares what pairing shares with `recipient` (whom the caller has
+  // authenticated): kOwnDevice, this member's personal space and shared
+  // space (if any), with the recipient listed as this member's device;
+  // kPartner, a new shared space for the two members, listing this
+  // member's devices and the recipient. Writes nothing. InvalidArgument for
+  // a card whose keys do not match its id; FailedPrecondition when the
+  // pairing makes no sense (already paired, already linked, this device).
+  virtual Result<std::unique_ptr<PendingAdmission>> PrepareAdmission(const DeviceCard& recipient,
+                                                                     PairingKind kind) = 0;
+  // Writes what `pending` prepared: the recipient's roster entries (as ops)
+  // and, for a partner, the shared space (the granter's other devices get
+  // grants for it in the personal space). REQUIRES: `pending` came from
+  // this engine's PrepareAdmission.
+  virtual Status CompleteAdmission(PendingAdmission& pending) = 0;
+  // Checks `grants` from `granter` (authenticated by the caller) as
+  // AcceptAdmission would, without writing anything.
+  virtual Status CheckAdmission(const std::vector<std::string>& grants, const DeviceCard& granter,
+                                PairingKind kind) = 0;
+  // Joins the spaces `grants` share. kOwnDevice: this device becomes a
+  // device of the granter's member and takes its personal space (only a
+  // new device, with no entries or pairings of its own, may). kPartner:
+  // joins the couple's shared space and lists this member's other devices
+  // in it. Returns the spaces joined. Unauthenticated or Corruption for a
+  // grant that is not for this device, not signed by `granter` or
+  // malformed; FailedPrecondition as for PrepareAdmission.
+  virtual Result<std::vector<SpaceId>> AcceptAdmission(const std::vector<std::string>& grants,
+                                                       const DeviceCard& granter,
+                                                       PairingKind kind) = 0;
+  // True when `space` is a shared space whose partnership has ended
+  // (read-only here, and no longer synced).
+  virtual bool SpaceEnded(const SpaceId& space) = 0;
+  // The couple's shared space: the one whose partnership lasts, else the
+  // latest that ended (read-only); nullopt before partner pairing.
+  virtual std::optional<SpaceId> SharedSpace() = 0;
+  // Every shared space here: the one whose partnership lasts first, then
+  // those that ended, latest first.
+  virtual std::vector<SpaceId> SharedSpaces() = 0;
+  // Every device any roster here lists (this one included), in id order.
+  virtual Result<std::vector<RosterDevice>> Devices() = 0;
+  // Revokes `device`, another device of this member: in every space that
+  // lists it, a signed roster op marks it revoked and a new epoch key,
+  // sealed to each remaining device, replaces the old one for everything
+  // written afterwards. Its later ops are refused and it may no longer
+  // connect. NotFound for an unknown device; FailedPrecondition for this
+  // device or one already revoked; PermissionDenied for the partner's.
+  virtual Status RevokeDevice(const DeviceId& device) = 0;
+  // Ends the partnership (`kindred unpair`): the shared space becomes
+  // read-only here (Commit refuses it) and is no longer synced; the next
+  // sync tells the other devices. `told_by` is the device that ended it, or
+  // empty for this one. NotFound if `space` is not a shared space here.
+  virtual Status EndSpace(const SpaceId& space, const DeviceId& told_by = DeviceId()) = 0;
 
   // ---- Peers and change notification (used by the sync layer) ----
 

@@ -96,9 +96,24 @@ class Journal {
   // The JSON object for an entry (the stable --json shape, see docs/cli.md).
   static std::string ToJson(const JournalEntry& entry);
 
+  // Moves shared entries that still live in the personal space (written
+  // before pairing, or on a device that had not heard of it yet) into the
+  // couple's shared space: each is created there with the same id, fields
+  // and creation time, then deleted from the personal space. With
+  // `only_this_device`, only entries this device wrote. Private entries
+  // never move. Returns how many moved; 0 without a shared space.
+  Result<size_t> MoveSharedEntries(bool only_this_device = false);
+
  private:
   Result<JournalEntry> FromRecord(const Record& record);
+  // Where a new entry of this visibility goes: shared entries to the
+  // couple's shared space once there is one, everything else (and shared
+  // entries before pairing, flagged) to the personal space.
   SpaceId SpaceFor(Visibility visibility) const;
+  // Every space entries are read from: the shared spaces, then the personal one.
+  std::vector<SpaceId> ReadSpaces() const;
+  // The space that holds entry `id` (NotFound if none).
+  Result<SpaceId> SpaceOf(const std::string& id);
 
   Engine& engine_;
 };

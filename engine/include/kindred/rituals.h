@@ -195,11 +195,20 @@ class Rituals {
   // first, then the others this device has seen write to the rituals' spaces.
   Result<std::vector<std::string>> Members();
 
+  // Moves shared rituals that still live in the personal space (made before
+  // pairing, or on a device that had not heard of it yet), with every fact
+  // of their occurrences, into the couple's shared space, keeping their
+  // ids; then deletes them from the personal space. With
+  // `only_this_device`, only rituals this device made. Private rituals
+  // never move. Returns how many rituals moved; 0 without a shared space.
+  Result<size_t> MoveSharedRituals(bool only_this_device = false);
+
  private:
-  // The space a ritual of this visibility (and its facts) lives in. The one
-  // place to change when pairing gives the couple a shared space.
+  // The space a new ritual of this visibility (and its facts) goes to:
+  // shared ones to the couple's shared space once paired, the rest (and
+  // shared ones before pairing, flagged) to the personal space.
   SpaceId SpaceFor(calendar::Visibility visibility) const;
-  // The distinct spaces SpaceFor gives: where rituals are looked for.
+  // Where rituals are looked for: the shared spaces, then the personal one.
   std::vector<SpaceId> RitualSpaces() const;
 
   Engine& engine_;
