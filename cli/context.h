@@ -19,6 +19,8 @@ class Registry;
 
 namespace kindred::cli {
 
+class Cancellation;
+
 // Exit codes (docs/cli.md).
 inline constexpr int kExitOk = 0;
 inline constexpr int kExitUsage = 1;  // bad input or usage
@@ -78,6 +80,9 @@ struct Context {
     std::string home;                        // serve's home
     std::string cwd;                         // the client's working directory
     std::optional<std::string> stdin_data;   // what the client read from stdin, if anything
+    // Cancelled when the client goes away (Ctrl-C) or serve stops; a
+    // command that waits (an invite) stops then. Not owned.
+    Cancellation* cancel = nullptr;
   };
   const Serving* serving = nullptr;
 
@@ -107,6 +112,12 @@ void AddRitualCommands(CLI::App& app, Context& ctx);  // ritual ...
 void AddTodayCommand(CLI::App& app, Context& ctx);    // today
 void AddSyncCommands(CLI::App& app, Context& ctx);
 void AddPairingCommands(CLI::App& app, Context& ctx);  // invite, join, devices, revoke, unpair
+// Once the couple has a shared space: moves this member's shared journal
+// entries and rituals still in the personal space (written before pairing,
+// or on a device that had not heard of it yet) into it. With
+// `only_this_device`, only those this device wrote (each device moves its
+// own). Failures are told on stderr and retried at the next chance.
+void MoveSharedItems(Engine& engine, bool only_this_device);
 // kindred plugins ..., and every plugin's commands; loads HOME/plugins/*.so
 // and each --plugin PATH in `args` into ctx.plugins first.
 void AddPluginCommands(CLI::App& app, Context& ctx, const std::vector<std::string>& args);

@@ -50,6 +50,13 @@ std::string DescribeDevice(const DeviceCard& card) {
   return name;
 }
 
+// "5 minutes", "90 seconds", "1 minute": how long an invite stays open.
+std::string HumanSeconds(int seconds) {
+  if (seconds % 60 != 0) return std::to_string(seconds) + (seconds == 1 ? " second" : " seconds");
+  const int minutes = seconds / 60;
+  return std::to_string(minutes) + (minutes == 1 ? " minute" : " minutes");
+}
+
 // The exit code for a pairing that did not happen.
 int PairingFailed(const Status& status) {
   std::cerr << "kindred: " << status.message() << "\n";
@@ -78,25 +85,6 @@ Result<udp::endpoint> ParseUdp(const std::string& text, const char* what) {
   return udp::endpoint(address, where->port);
 }
 
-// After partner pairing: this member's shared entries and rituals written
-// before it move into the couple's space (docs/security.md, "Pairing").
-void MoveSharedItems(Engine& engine, bool only_this_device) {
-  Journal journal(engine);
-  auto entries = journal.MoveSharedEntries(only_this_device);
-  if (!entries.ok()) {
-    std::cerr << "kindred: could not move shared entries into the shared space yet: "
-              << entries.status().message() << "\n";
-  }
-  auto calendar = calendar::Calendar::Create();
-  if (!calendar.ok()) return;
-  Rituals rituals(engine, **calendar, Env::System().clock());
-  auto moved = rituals.MoveSharedRituals(only_this_device);
-  if (!moved.ok()) {
-    std::cerr << "kindred: could not move shared rituals into the shared space yet: "
-              << moved.status().message() << "\n";
-  }
-}
-
 int ReportPaired(Context& ctx, Engine& engine, const pairing::Paired& paired, bool inviter) {
   if (paired.kind == PairingKind::kPartner) MoveSharedItems(engine, /*only_this_device=*/false);
   if (ctx.json) {
@@ -112,17 +100,30 @@ int ReportPaired(Context& ctx, Engine& engine, const pairing::Paired& paired, bo
   std::cout << "safety: " << paired.safety_words << "\n"
             << "paired with " << DescribeDevice(paired.peer) << " (" << paired.peer.id.ToString()
             << ")\n";
-  std::cerr << "Check that the other device shows the same safety words. If they differ, "
-               "someone else may have joined: run `kindred revoke "
-            << paired.peer.id.ToString() << "`"
-            << (paired.kind == PairingKind::kPartner ? " or `kindred unpair`" : "") << ".\n";
+  // A partner's device is not this member's to revoke: unpairing is the way out.
+  std::cerr << (paired.kind == PairingKind::kPartner
+                    ? "Read the safety words to each other: both devices should show the same "
+                      "five. If they differ, someone else got in: run `kindred unpair`.\n"
+                    : "Check that both devices show the same five safety words. If they "
+                      "differ, someone else got in: run `kindred revoke " +
+                          paired.peer.id.ToString() + "`.\n");
   if (paired.kind == PairingKind::kPartner) {
-    std::cerr << (inviter ? "You and " : "You and ") << paired.peer.member_name
+    std::cerr << "You and " << paired.peer.member_name
               << " now share a space: entries marked --shared reach them when you sync; "
                  "private ones never leave your own devices.\n";
   } else {
-    std::cerr << "The device now holds your personal and shared spaces; sync to bring it up to "
-                 "date.\n";
+    const std::string other =
+        paired.peer.device_name.empty() ? "other device" : paired.peer.device_name;
+    std::cerr << (inviter ? "Your " + other +
+                                " is linked: it gets all your entries, private and shared, when "
+                                "it syncs with this device.\n"
+                          : "This device is linked to your " + other +
+                                ": sync with it to bring all your entries here.\n");
+  }
+  if (inviter && ctx.serving) {
+    std::cerr << "`kindred serve` keeps running here and syncs with "
+              << (paired.kind == PairingKind::kPartner ? "their device" : "it")
+              << " as soon as it connects.\n";
   }
   return kExitOk;
 }
@@ -155,14 +156,10 @@ int RunInvite(Context& ctx, const PairingArgs& a) {
     if (!where.ok()) return Fail(where.status());
     discovery = *where;
   }
-  // The code must reach this terminal as the invite opens: a command that
-  // `kindred serve` ran for us would only print it at the end.
-  if (ctx.serving || ServeIsListening(ctx.Home())) {
-    return Fail(Status::FailedPrecondition(
-        "kindred serve is running for this home; stop it while you invite (the invite needs "
-        "this terminal), then start it again"));
-  }
-  auto engine = ctx.OpenEngine(/*allow_forward=*/false);
+  // Under a running `kindred serve` this runs there, against its open
+  // engine, and what it prints reaches the person's terminal as it is
+  // written (the code at once).
+  auto engine = ctx.OpenEngine();
   if (!engine.ok()) return Fail(engine.status());
 
   asio::io_context io;
@@ -197,21 +194,31 @@ int RunInvite(Context& ctx, const PairingArgs& a) {
                 << "\n";
     }
   }
-  std::cerr << "Waiting for " << (kind == PairingKind::kPartner ? "your partner" : "your device")
-            << " to run `kindred join " << "CODE` (the code above) within " << a.timeout
-            << " s...\n";
+  std::cerr << (kind == PairingKind::kPartner
+                    ? "Read the code to your partner: it works once, for the next "
+                    : "Type the code on your other device: it works once, for the next ")
+            << HumanSeconds(a.timeout) << ". Waiting for `kindred join` with it...\n";
 
   pairing::InviteOptions options;
   options.kind = kind;
   options.timeout = std::chrono::seconds(a.timeout);
   options.log = [](const std::string& line) { std::cerr << "kindred: " << line << "\n"; };
   std::optional<Result<pairing::Paired>> result;
-  asio::signal_set signals(io, SIGINT, SIGTERM);
+  // Ctrl-C ends the invite: nobody else gets in. Run by `kindred serve`, the
+  // invite ends when the person's terminal goes away or serve stops; the
+  // signals are serve's own.
+  asio::signal_set signals(io);
+  if (!ctx.serving) {
+    signals.add(SIGINT);
+    signals.add(SIGTERM);
+  }
   signals.async_wait([&](const boost::system::error_code& e, int) {
     if (e) return;
     boost::system::error_code ignored;
-    acceptor.close(ignored);  // the invite ends: nobody else gets in
+    acceptor.close(ignored);
   });
+  OnCancel cancelled(ctx.serving ? ctx.serving->cancel : nullptr,
+                     [&io] { io.stop(); });  // at once, even halfway through a pairing
   asio::co_spawn(
       io,
       [&]() -> asio::awaitable<void> {
@@ -223,6 +230,11 @@ int RunInvite(Context& ctx, const PairingArgs& a) {
   io.run();
   static_cast<void>(discoverable);
   if (!result || !result->ok()) {
+    if (!result && ctx.serving && ctx.serving->cancel && ctx.serving->cancel->cancelled()) {
+      return PairingFailed(Status::Unavailable("the invite was closed (" +
+                                               ctx.serving->cancel->reason() +
+                                               ") with nobody paired; make a new one"));
+    }
     return PairingFailed(result ? result->status()
                                 : Status::Unavailable("the invite ended before anyone paired"));
   }
@@ -253,6 +265,8 @@ int RunJoin(Context& ctx, const PairingArgs& a) {
   if (!engine.ok()) return Fail(engine.status());
 
   asio::io_context io;
+  // Run by `kindred serve`: stop when the person's terminal goes away.
+  OnCancel cancelled(ctx.serving ? ctx.serving->cancel : nullptr, [&io] { io.stop(); });
   pairing::JoinOptions options;
   options.step_timeout = std::chrono::seconds(std::min(a.timeout, 30));
   std::optional<Result<pairing::Paired>> result;
@@ -331,10 +345,13 @@ int RunDevices(Context& ctx) {
     if (d.card.id == me) return "this device";
     return d.revoked ? "revoked" : "active";
   };
-  // This member's devices first, then the partner's.
+  // This device first, then this member's other devices, then the partner's.
   std::vector<const RosterDevice*> order;
   for (const RosterDevice& d : *devices) {
-    if (d.card.member_id == (*engine)->card().member_id) order.push_back(&d);
+    if (d.card.id == me) order.push_back(&d);
+  }
+  for (const RosterDevice& d : *devices) {
+    if (d.card.member_id == (*engine)->card().member_id && d.card.id != me) order.push_back(&d);
   }
   for (const RosterDevice& d : *devices) {
     if (d.card.member_id != (*engine)->card().member_id) order.push_back(&d);
@@ -424,6 +441,25 @@ int RunUnpair(Context& ctx) {
 }
 
 }  // namespace
+
+// After partner pairing: this member's shared entries and rituals written
+// before it move into the couple's space (docs/security.md, "Pairing").
+void MoveSharedItems(Engine& engine, bool only_this_device) {
+  Journal journal(engine);
+  auto entries = journal.MoveSharedEntries(only_this_device);
+  if (!entries.ok()) {
+    std::cerr << "kindred: could not move shared entries into the shared space yet: "
+              << entries.status().message() << "\n";
+  }
+  auto calendar = calendar::Calendar::Create();
+  if (!calendar.ok()) return;
+  Rituals rituals(engine, **calendar, Env::System().clock());
+  auto moved = rituals.MoveSharedRituals(only_this_device);
+  if (!moved.ok()) {
+    std::cerr << "kindred: could not move shared rituals into the shared space yet: "
+              << moved.status().message() << "\n";
+  }
+}
 
 void AddPairingCommands(CLI::App& app, Context& ctx) {
   auto args = std::make_shared<PairingArgs>();

@@ -118,10 +118,17 @@ int RunSync(Context& ctx, const SyncArgs& a) {
       io,
       [&]() -> asio::awaitable<void> {
         const auto before = membership();
+        const auto shared_before = (*engine)->SharedSpace();
         result = co_await sync::Dial(**engine, pool.get_executor(), *where, options);
         if (result.failure != sync::DialFailure::kNone ||
             result.session.reason != sync::EndReason::kCompleted || membership() == before) {
           co_return;
+        }
+        // This device just heard of the couple's space (paired on another
+        // of the member's devices): what it shared before goes there now,
+        // and travels in the next session.
+        if ((*engine)->SharedSpace() && (*engine)->SharedSpace() != shared_before) {
+          MoveSharedItems(**engine, /*only_this_device=*/true);
         }
         sync::DialResult more = co_await sync::Dial(**engine, pool.get_executor(), *where, options);
         if (more.failure == sync::DialFailure::kNone &&
@@ -182,6 +189,9 @@ int RunServe(Context& ctx, const SyncArgs& a) {
   // Not forwarded: a second serve on a home is refused as busy.
   auto engine = ctx.OpenEngine(/*allow_forward=*/false);
   if (!engine.ok()) return Fail(engine.status());
+  // What this device shared before it heard of the couple's space (while
+  // another of the member's devices paired) moves there now.
+  MoveSharedItems(**engine, /*only_this_device=*/true);
   // Plugins keep their views current as ops arrive (docs/plugins.md).
   std::shared_ptr<void> plugins = StartServePlugins(ctx, **engine, ServeLog);
 
@@ -195,9 +205,13 @@ int RunServe(Context& ctx, const SyncArgs& a) {
   if (!bound.ok()) return Fail(bound.status().WithContext("--listen"));
 
   // Other commands on this home reach the open engine through the control socket.
-  ControlServer control(io, ControlSocketPath(home), [&](const v1::ControlRequest& request) {
-    return RunForwarded(request, **engine, home, &ctx);
-  });
+  ControlServer control(
+      io, ControlSocketPath(home),
+      [&](const v1::ControlRequest& request, const ForwardedOutputFn& output,
+          Cancellation& cancel) {
+        return RunForwarded(request, output, cancel, **engine, home, &ctx);
+      },
+      ServeLog);
   Status control_up = control.Listen();
   if (!control_up.ok()) {
     ServeLog("other commands on this home will find it busy: " + control_up.message());

@@ -26,7 +26,7 @@ run() {
     case "$arg" in *" "*) shown+=" \"$arg\"" ;; *) shown+=" $arg" ;; esac
   done
   printf '  $ kindred%s\n' "$shown"
-  "$KINDRED" "$@" | sed 's/^/    /'
+  "$KINDRED" "$@" 2>&1 | sed 's/^/    /'
 }
 pause() { sleep "${DEMO_PAUSE:-0}"; }
 # Waits for a line starting with $2 in file $1 and prints the rest of it.
@@ -126,11 +126,9 @@ run --home "$SAM" devices
 pause
 
 say "6. Alex links their own phone with \`kindred invite device\`: it receives Alex's private entries too."
-echo "  (the invite needs the laptop's terminal, so serve pauses meanwhile)"
-stop_serve
+echo "  (serve keeps running: the invite runs in it, and it syncs with the phone as soon as it connects)"
 run --home "$PHONE" init --name Alex --device-name phone
 pair device "$LAPTOP" "$PHONE"
-start_serve
 run --home "$PHONE" sync --peer "$PEER"
 run --home "$PHONE" journal list
 pause
@@ -177,8 +175,14 @@ say "Habits grow as plugins. Three come with Kindred: gratitude, repair and stat
 run --home "$LAPTOP" plugins
 say "   At the end of the day, Alex notices a small effort and says thank you (shared, unless --private)."
 run --home "$LAPTOP" gratitude add "Sam picked up my favourite bread on the way home, without being asked."
-run --home "$PHONE" sync --peer "$PEER"
-run --home "$PHONE" gratitude list
+run --home "$LAPTOP" gratitude add --private "I want to get better at saying thank you out loud."
+run --home "$SAM" sync --peer "$PEER"
+say "   Sam's phone has the thank-you; the private note stayed on Alex's devices."
+run --home "$SAM" gratitude list
+if "$KINDRED" --home "$SAM" gratitude list | grep -qF "saying thank you out loud"; then
+  echo "  Sam can read Alex's private gratitude note: this is a bug." >&2
+  exit 1
+fi
 say "   A disagreement about the weekend. Later, they come back to it, gently."
 REPAIR=$("$KINDRED" --home "$LAPTOP" repair open "plans for the weekend" 2>/dev/null)
 echo "  a repair, opened -> $REPAIR"

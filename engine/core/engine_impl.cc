@@ -24,6 +24,8 @@ constexpr size_t kIndexTokenBytes = 16;
 // byte order so that ids sort like the numbers they encode.
 constexpr char kSortableBase32[] = "234567abcdefghijklmnopqrstuvwxyz";
 constexpr size_t kRecordIdPrefixBytes = 5;
+// From this many ops, Ingest checks a batch on both cores.
+constexpr size_t kParallelIngestFrom = 64;
 
 void AppendName(std::string* key, std::string_view name) {
   key->push_back(static_cast<char>(name.size()));
@@ -186,6 +188,9 @@ struct EngineImpl::GroupState {
   // whose epoch key has not arrived yet, and everything after it, waits
   // (ReplayLaggingLogs merges it once the key is here). Log -> applied seq.
   std::map<std::pair<SpaceId, DeviceId>, uint64_t> applied_override;
+  // The worker thread seals our own ops during phase 1 (see Sealer), so
+  // ingested batches cannot use it then.
+  bool worker_busy = false;
 };
 
 // A thread that runs one task at a time for the group-commit leader (the
@@ -248,6 +253,114 @@ EngineImpl::WorkerThread& EngineImpl::Worker() {
   if (!worker_) worker_ = std::make_unique<WorkerThread>();
   return *worker_;
 }
+
+namespace {
+
+// Runs body(i) for every i in [0, n), in chunks claimed by the calling
+// thread and, when `worker` is not null, the engine's worker thread too.
+// Returns once every call has returned. REQUIRES: `worker` is idle; body
+// is safe to call from both threads at once for different i.
+template <typename Worker, typename Body>
+void ForEachOnBoth(Worker* worker, size_t n, const Body& body) {
+  constexpr size_t kChunk = 32;
+  std::atomic<size_t> next{0};
+  auto run = [&] {
+    for (;;) {
+      const size_t begin = next.fetch_add(kChunk, std::memory_order_relaxed);
+      if (begin >= n) return;
+      for (size_t i = begin; i < std::min(n, begin + kChunk); ++i) body(i);
+    }
+  };
+  if (!worker || n <= kChunk) {
+    run();
+    return;
+  }
+  worker->Post(run);
+  run();
+  worker->Wait();
+}
+
+// For k in [0, count): check(k, scratch, &error) (thread-safe for
+// different k; false with `error` set on failure), then merge(k) on the
+// calling thread, strictly in order and only once check(k) passed. Checks
+// run on both threads when `worker` is not null: the worker first runs
+// `prelude` (which must not conflict with check or merge), then claims
+// checks; the caller merges what is checked and claims checks when it has
+// nothing to merge. Stops at the first failure in order and returns it;
+// returns once the worker is idle again. REQUIRES: `worker` is idle.
+template <typename Worker, typename Prelude, typename Check, typename Merge>
+Status CheckAndMergeInOrder(Worker* worker, size_t count, const Prelude& prelude,
+                            const Check& check, const Merge& merge) {
+  if (!worker) {
+    prelude();
+    crypto::SecretString scratch;
+    for (size_t k = 0; k < count; ++k) {
+      Status error;
+      if (!check(k, scratch, &error)) return error;
+      KINDRED_RETURN_IF_ERROR(merge(k));
+    }
+    return Status::Ok();
+  }
+  constexpr size_t kChunk = 16;
+  enum : uint8_t { kPending = 0, kPassed = 1, kFailed = 2 };
+  auto state = std::make_unique<std::atomic<uint8_t>[]>(count);
+  for (size_t k = 0; k < count; ++k) state[k].store(kPending, std::memory_order_relaxed);
+  std::vector<Status> errors(count);  // errors[k] is written before state[k] says kFailed
+  std::atomic<size_t> next{0};
+  std::atomic<bool> stop{false};
+  std::atomic<uint32_t> signal{0};  // bumped whenever the worker finished a chunk
+  // Claims and checks the next chunk; false when none is left.
+  auto run_chunk = [&](crypto::SecretString& scratch) {
+    const size_t begin = next.fetch_add(kChunk, std::memory_order_relaxed);
+    if (begin >= count) return false;
+    for (size_t k = begin; k < std::min(count, begin + kChunk); ++k) {
+      Status error;
+      bool passed = false;
+      if (stop.load(std::memory_order_relaxed)) {
+        error = Status::Internal("stopped");
+      } else {
+        passed = check(k, scratch, &error);
+      }
+      if (!passed) errors[k] = std::move(error);
+      state[k].store(passed ? kPassed : kFailed, std::memory_order_release);
+    }
+    return true;
+  };
+  worker->Post([&] {
+    prelude();
+    crypto::SecretString scratch;
+    while (!stop.load(std::memory_order_acquire) && run_chunk(scratch)) {
+      signal.fetch_add(1, std::memory_order_release);
+      signal.notify_one();
+    }
+    signal.fetch_add(1, std::memory_order_release);
+    signal.notify_one();
+  });
+  Status result;
+  crypto::SecretString scratch;
+  for (size_t k = 0; k < count;) {
+    const uint8_t s = state[k].load(std::memory_order_acquire);
+    if (s == kPassed) {
+      result = merge(k);
+      if (!result.ok()) break;
+      ++k;
+    } else if (s == kFailed) {
+      result = std::move(errors[k]);
+      break;
+    } else if (!run_chunk(scratch)) {
+      // Everything is claimed: wait for the worker's chunk holding k.
+      const uint32_t seen = signal.load(std::memory_order_acquire);
+      if (state[k].load(std::memory_order_acquire) == kPending) {
+        signal.wait(seen, std::memory_order_acquire);
+      }
+    }
+  }
+  stop.store(true, std::memory_order_release);
+  worker->Wait();
+  return result;
+}
+
+}  // namespace
 
 // The ops of one space form one hash chain, so they are sealed in order on
 // one thread. With enough ops (kParallelFrom) that is the helper, a task on
@@ -1007,13 +1120,15 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
     rebuild = false;
     sealer.reset();  // stops the helper of a failed attempt
     g = std::make_unique<GroupState>();
-    size_t local_ops = 0;
+    size_t local_ops = 0, ingested_ops = 0;
     for (size_t i = 0; i < group.size(); ++i) {
       if (!failed[i] && group[i]->mutations) local_ops += group[i]->mutations->size();
+      if (!failed[i] && group[i]->ingest) ingested_ops += group[i]->ingest->ops.size();
     }
     g->local_ops.resize(local_ops);
-    g->records.reserve(local_ops);
-    sealer = std::make_unique<Sealer>(*this, *g, local_ops >= Sealer::kParallelFrom);
+    g->records.reserve(local_ops + ingested_ops);  // most ops touch a record of their own
+    g->worker_busy = local_ops >= Sealer::kParallelFrom;
+    sealer = std::make_unique<Sealer>(*this, *g, g->worker_busy);
     g->sealer = sealer.get();
     for (size_t i = 0; i < group.size() && !rebuild; ++i) {
       Writer* w = group[i];
@@ -1269,7 +1384,7 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
       *id = m.id;
       KINDRED_RETURN_IF_ERROR(CheckName("the record id", *id));
       KINDRED_ASSIGN_OR_RETURN(record, LoadState(g, space, m.collection, *id));
-      if (!record->state->ops().empty()) {
+      if (!record->state->ops().empty() && !log::IsDeleted(*record->state)) {
         return Status::AlreadyExists("a record with id " + *id + " already exists in " +
                                      m.collection);
       }
@@ -1756,7 +1871,9 @@ Result<EngineImpl::Head> EngineImpl::PeerHead(GroupState& g, const SpaceId& spac
 
 Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* added) {
   *added = 0;
-  const std::string who = "the batch from device " + b.device.ToString();
+  // Error messages are built only on failure: a batch has thousands of ops.
+  auto who = [&b] { return "the batch from device " + b.device.ToString(); };
+  auto what = [&b](uint64_t seq) { return log::DescribeOp(b.space, b.device, seq); };
   std::string sign_pk;
   uint64_t revoked_after = std::numeric_limits<uint64_t>::max();
   {
@@ -1771,21 +1888,22 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     sign_pk = it->second.sign_pk();
     if (it->second.revoked()) revoked_after = it->second.revoked_after_seq();
   }
-  if (b.first_seq == 0) return Status::Corruption(who + " starts at seq 0");
-  if (b.first_seq - 1 > std::numeric_limits<uint64_t>::max() - b.ops.size()) {
-    return Status::Corruption(who + " names impossible seqs");
+  const size_t n = b.ops.size();
+  if (b.first_seq == 0) return Status::Corruption(who() + " starts at seq 0");
+  if (b.first_seq - 1 > std::numeric_limits<uint64_t>::max() - n) {
+    return Status::Corruption(who() + " names impossible seqs");
   }
-  if (b.first_seq - 1 + b.ops.size() > revoked_after) {
+  if (b.first_seq - 1 + n > revoked_after) {
     return Status::PermissionDenied("device " + b.device.ToString() +
                                     " was revoked from this space; its ops after op " +
                                     std::to_string(revoked_after) + " are refused");
   }
   v1::BatchSignature sig;
   if (!sig.ParseFromString(b.signature) || sig.format() != kFormat) {
-    return Status::Corruption(who + " has a damaged signature");
+    return Status::Corruption(who() + " has a damaged signature");
   }
-  const uint64_t last = b.first_seq + b.ops.size() - 1;
-  if (sig.seq() != last) return Status::Corruption(who + " is signed for another range of ops");
+  const uint64_t last = b.first_seq + n - 1;
+  if (sig.seq() != last) return Status::Corruption(who() + " is signed for another range of ops");
 
   Head head;
   if (b.device == device_.id) {
@@ -1796,7 +1914,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     KINDRED_ASSIGN_OR_RETURN(head, PeerHead(g, b.space, b.device));
   }
   if (b.first_seq > head.seq + 1) {
-    return Status::FailedPrecondition(who + " starts at op " + std::to_string(b.first_seq) +
+    return Status::FailedPrecondition(who() + " starts at op " + std::to_string(b.first_seq) +
                                       " but only " + std::to_string(head.seq) +
                                       " are held here: ops are missing in between");
   }
@@ -1804,24 +1922,33 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   std::vector<std::string> held;
   const uint64_t held_from = std::max<uint64_t>(b.first_seq - 1, 1);
   const uint64_t held_to = std::min(last, head.seq);
-  std::string prev;
+  std::string first_prev;
   if (b.first_seq - 1 == head.seq) {
-    prev = head.hash;
+    first_prev = head.hash;
   } else {
     KINDRED_RETURN_IF_ERROR(HeldOpHashes(g, b.space, b.device, held_from, held_to, &held));
-    prev = b.first_seq == 1 ? std::string(crypto::kHashBytes, '\0') : held[0];
+    first_prev = b.first_seq == 1 ? std::string(crypto::kHashBytes, '\0') : held[0];
   }
 
-  // Check everything before keeping anything.
-  struct Fresh {
-    uint64_t seq;
-    v1::OpEnvelope op;
-    std::string hash;
-    v1::OpPayload* payload;  // on the group's arena: purges point into it
-    bool readable;
-  };
-  std::vector<Fresh> fresh;
-  std::string fresh_prev;  // hash of the op before the first fresh one
+  // Check everything before keeping anything, on both cores where the work
+  // allows (the worker thread is free unless our own ops are being sealed):
+  // nothing is merged before the whole chain, the signature over its head,
+  // and the op's own payload hash and AEAD tag have verified.
+  WorkerThread* worker = !g.worker_busy && n >= kParallelIngestFrom ? &Worker() : nullptr;
+
+  // Step 1, on both cores: parse every op, and hash it along the prev_hash
+  // it names (step 2 checks those links against the chain).
+  std::vector<v1::OpEnvelope*> ops(n, nullptr);
+  std::vector<std::string> hashes(n);
+  ForEachOnBoth(worker, n, [&](size_t i) {
+    auto* op = google::protobuf::Arena::CreateMessage<v1::OpEnvelope>(&g.arena);
+    if (!op->ParseFromString(b.ops[i])) return;
+    hashes[i] = log::OpHash(b.space, b.device, b.first_seq + i, op->prev_hash(), *op);
+    ops[i] = op;
+  });
+
+  // Step 2, in order: the chain, forks, which ops are new and which key
+  // opens each, and the signature over the head.
   // Whether the records already lag this log (an op waits for its key):
   // then nothing of it is merged until the key arrives, so ops merge in
   // order of their log.
@@ -1840,15 +1967,28 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
       return s;
     }
   }
-  for (size_t i = 0; i < b.ops.size(); ++i) {
+  // A new op, to check (step 3) and merge.
+  struct Fresh {
+    size_t index = 0;                          // in the batch
+    const crypto::SymmetricKey* key = nullptr;  // null: kept unread (purged, or no key yet)
+    v1::OpPayload* payload = nullptr;          // on the group's arena: purges point into it
+    bool readable = false;
+  };
+  std::vector<Fresh> fresh;
+  size_t first_fresh = n;  // batch index of the first new op
+  const std::string* prev = &first_prev;
+  const crypto::SymmetricKey* epoch_key = nullptr;  // the last key looked up, for...
+  uint32_t key_epoch = 0;                           // ...this epoch
+  uint64_t max_hlc = head.hlc;
+  for (size_t i = 0; i < n; ++i) {
     const uint64_t seq = b.first_seq + i;
-    const std::string what = log::DescribeOp(b.space, b.device, seq);
-    v1::OpEnvelope op;
-    if (!op.ParseFromString(b.ops[i])) return Status::Corruption(what + " is malformed");
-    if (!crypto::ConstantTimeEquals(op.prev_hash(), prev)) {
-      return Status::Corruption(what + " does not follow the op before it: the chain is broken");
+    v1::OpEnvelope* op = ops[i];
+    if (!op) return Status::Corruption(what(seq) + " is malformed");
+    if (!crypto::ConstantTimeEquals(op->prev_hash(), *prev)) {
+      return Status::Corruption(what(seq) +
+                                " does not follow the op before it: the chain is broken");
     }
-    std::string hash = log::OpHash(b.space, b.device, seq, prev, op);
+    const std::string& hash = hashes[i];
     if (seq <= head.seq) {
       if (!crypto::ConstantTimeEquals(held[seq - held_from], hash)) {
         return Status::Corruption("fork: device " + b.device.ToString() +
@@ -1856,77 +1996,111 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
                                   " than the one held here; refusing its log");
       }
     } else {
-      if (fresh.empty()) fresh_prev = prev;
-      Fresh f{seq, std::move(op), hash,
-              google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena), false};
-      const crypto::SymmetricKey* key = nullptr;
-      if (!f.op.purged() && !waits_from) {
-        auto held_key = EpochKey(b.space, f.op.epoch());
-        if (held_key.ok()) {
-          key = *held_key;
-        } else if (held_key.status().code() == StatusCode::kNotFound) {
-          waits_from = seq;  // its key has not reached this device yet
-        } else {
-          return held_key.status();
-        }
+      if (fresh.empty()) {
+        first_fresh = i;
+        fresh.reserve(n - i);
       }
-      if (!f.op.purged() && !key) {
-        // Kept without being read: the signature below covers its payload
-        // hash, so check that the ciphertext is the one signed.
-        if (f.op.format() != log::kOpFormat ||
-            f.op.aead() != static_cast<uint32_t>(crypto::AeadId::kXChaCha20Poly1305) ||
-            !crypto::ConstantTimeEquals(crypto::Hash(f.op.ciphertext()), f.op.payload_hash())) {
-          return Status::Corruption(what + " is malformed or does not match its payload hash");
+      Fresh f;
+      f.index = i;
+      if (!op->purged() && !waits_from) {
+        if (!epoch_key || key_epoch != op->epoch()) {
+          auto held_key = EpochKey(b.space, op->epoch());
+          if (held_key.ok()) {
+            epoch_key = *held_key;
+            key_epoch = op->epoch();
+          } else if (held_key.status().code() == StatusCode::kNotFound) {
+            epoch_key = nullptr;
+            waits_from = seq;  // its key has not reached this device yet
+          } else {
+            return held_key.status();
+          }
         }
-      } else if (!f.op.purged()) {
-        crypto::SecretString plain;
-        KINDRED_RETURN_IF_ERROR(log::OpenOp(*key, b.space, b.device, seq, prev, f.op, &plain.str()));
-        if (!f.payload->ParseFromString(plain.str()) || f.payload->format() != kFormat ||
-            f.payload->body_case() == v1::OpPayload::BODY_NOT_SET) {
-          return Status::Corruption(what + " holds a malformed payload");
-        }
-        f.readable = true;
-      } else if (!f.op.ciphertext().empty()) {
-        return Status::Corruption(what + " is marked purged but carries ciphertext");
+        if (!waits_from) f.key = epoch_key;
       }
-      fresh.push_back(std::move(f));
+      if (op->purged() && !op->ciphertext().empty()) {
+        return Status::Corruption(what(seq) + " is marked purged but carries ciphertext");
+      }
+      max_hlc = std::max(max_hlc, op->hlc());
+      fresh.push_back(f);
     }
-    prev = std::move(hash);
+    prev = &hash;
   }
-  if (!crypto::ConstantTimeEquals(sig.head_hash(), prev) ||
-      !crypto::Verify(sign_pk, log::HeadMessage(b.space, b.device, last, prev), sig.signature())) {
-    return Status::Corruption(who + " has a signature that does not verify");
+  if (!crypto::ConstantTimeEquals(sig.head_hash(), *prev) ||
+      !crypto::Verify(sign_pk, log::HeadMessage(b.space, b.device, last, *prev), sig.signature())) {
+    return Status::Corruption(who() + " has a signature that does not verify");
   }
   if (fresh.empty()) return Status::Ok();
   if (b.device == device_.id) {
-    return Status::Corruption(who + " holds ops of this device's own log that it never wrote");
+    return Status::Corruption(who() + " holds ops of this device's own log that it never wrote");
   }
+  const std::string& fresh_prev = first_fresh == 0 ? first_prev : hashes[first_fresh - 1];
+  // Stored ops leave out prev_hash (derivable); the hashes above keep it.
+  for (const Fresh& f : fresh) ops[f.index]->clear_prev_hash();
 
-  // All checked: the new ops become one segment (the batch's signature
-  // covers its last op, which is theirs too), and merge.
+  // Step 3: each new op's payload hash and AEAD tag, and its payload parsed,
+  // on both cores (the worker first encodes the new ops as one segment: the
+  // batch's signature covers its last op, which is theirs too); the leader
+  // merges each op, in order, once it is checked.
   GroupState::NewSegment segment;
   segment.space = b.space;
   segment.device = b.device;
-  segment.first_seq = fresh.front().seq;
+  segment.first_seq = b.first_seq + first_fresh;
   segment.last_seq = last;
   log::SegmentBuilder builder(segment.first_seq, fresh_prev);
-  uint64_t max_hlc = head.hlc;
+  auto build_segment = [&] {
+    size_t bytes = 0;
+    for (const Fresh& f : fresh) bytes += b.ops[f.index].size() + 4;
+    builder.Reserve(bytes);
+    for (const Fresh& f : fresh) builder.Append(*ops[f.index]);
+  };
+  // Checks fresh[k]; returns false with `error` set if it fails.
+  auto check = [&](size_t k, crypto::SecretString& plain, Status* error) {
+    Fresh& f = fresh[k];
+    const v1::OpEnvelope& op = *ops[f.index];
+    const uint64_t seq = b.first_seq + f.index;
+    if (op.purged()) return true;
+    if (!f.key) {
+      // Kept without being read: the signature covers its payload hash, so
+      // check that the ciphertext is the one signed.
+      if (op.format() != log::kOpFormat ||
+          op.aead() != static_cast<uint32_t>(crypto::AeadId::kXChaCha20Poly1305) ||
+          !crypto::ConstantTimeEquals(crypto::Hash(op.ciphertext()), op.payload_hash())) {
+        *error = Status::Corruption(what(seq) + " is malformed or does not match its payload hash");
+        return false;
+      }
+      return true;
+    }
+    const std::string& op_prev = f.index == 0 ? first_prev : hashes[f.index - 1];
+    *error = log::OpenOp(*f.key, b.space, b.device, seq, op_prev, op, &plain.str());
+    if (!error->ok()) return false;
+    f.payload = google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena);
+    const bool parsed = f.payload->ParseFromString(plain.str());
+    plain.Wipe();
+    if (!parsed || f.payload->format() != kFormat ||
+        f.payload->body_case() == v1::OpPayload::BODY_NOT_SET) {
+      *error = Status::Corruption(what(seq) + " holds a malformed payload");
+      return false;
+    }
+    f.readable = true;
+    return true;
+  };
   const std::string id_prefix = RecordIdPrefix(b.space, b.device);
-  for (Fresh& f : fresh) {
-    hlc_.Observe(f.op.hlc());
-    max_hlc = std::max(max_hlc, f.op.hlc());
-    f.op.clear_prev_hash();  // derivable: not stored
-    builder.Append(f.op);
-    segment.hashes.push_back(std::move(f.hash));
-    if (!f.readable || (waits_from && f.seq >= *waits_from)) continue;
+  auto merge = [&](size_t k) -> Status {
+    Fresh& f = fresh[k];
+    const uint64_t seq = b.first_seq + f.index;
+    if (!f.readable || (waits_from && seq >= *waits_from)) return Status::Ok();
     const std::string& rid = f.payload->has_write() ? f.payload->write().record_id()
                                                     : f.payload->remove().record_id();
-    std::string id = rid.empty() ? DeriveRecordId(id_prefix, b.space, b.device, f.seq) : rid;
-    KINDRED_RETURN_IF_ERROR(MergePayload(g, b.space, b.device, f.seq, f.op.hlc(), *f.payload, id));
-  }
+    std::string id = rid.empty() ? DeriveRecordId(id_prefix, b.space, b.device, seq) : rid;
+    return MergePayload(g, b.space, b.device, seq, ops[f.index]->hlc(), *f.payload, id);
+  };
+  KINDRED_RETURN_IF_ERROR(CheckAndMergeInOrder(worker, fresh.size(), build_segment, check, merge));
+  for (const Fresh& f : fresh) hlc_.Observe(ops[f.index]->hlc());
   segment.bytes = builder.Finish(sig);
+  segment.hashes.assign(std::make_move_iterator(hashes.begin() + first_fresh),
+                        std::make_move_iterator(hashes.end()));
   g.segments.push_back(std::move(segment));
-  g.peer_heads[{b.space, b.device}] = Head{last, prev, max_hlc};
+  g.peer_heads[log_id] = Head{last, g.segments.back().hashes.back(), max_hlc};
   if (waits_from) g.applied_override[log_id] = *waits_from - 1;
   *added = fresh.size();
   return Status::Ok();

@@ -6,6 +6,7 @@
 #include <unordered_set>
 #include <nlohmann/json.hpp>
 
+#include "kindred/record_move.h"
 #include "kindred/timefmt.h"
 
 namespace kindred {
@@ -133,24 +134,13 @@ Result<size_t> Journal::MoveSharedEntries(bool only_this_device) {
     }
     return true;
   }));
-  if (moving.empty()) return size_t{0};
-  std::vector<Mutation> creates, deletes;
-  for (const Record& r : moving) {
-    deletes.push_back(Mutation::Delete(kCollection, r.id));
-    auto there = engine_.Get(*shared, kCollection, r.id, /*include_deleted=*/true);
-    if (there.ok()) continue;  // moved already (by another of this member's devices)
-    if (there.status().code() != StatusCode::kNotFound) return there.status();
-    Mutation m = Mutation::Create(kCollection, {});
-    m.id = r.id;
-    for (const auto& [name, value] : r.fields) m.fields[name] = value;
-    m.fields[kCreatedAt] = r.Int(kCreatedAt).value_or(r.created_micros);
-    creates.push_back(std::move(m));
+  RecordMove move(engine_, personal, *shared);
+  for (Record& r : moving) {
+    // The copy keeps the time the entry was written.
+    r.fields[kCreatedAt] = r.Int(kCreatedAt).value_or(r.created_micros);
+    KINDRED_RETURN_IF_ERROR(move.Add(std::move(r)));
   }
-  // Created in the shared space first: a crash in between leaves a copy in
-  // each, which List shows once, never none.
-  if (!creates.empty()) KINDRED_RETURN_IF_ERROR(engine_.Commit(*shared, creates).status());
-  KINDRED_RETURN_IF_ERROR(engine_.Commit(personal, deletes).status());
-  return moving.size();
+  return move.Commit();
 }
 
 Result<std::string> Journal::Add(const NewEntry& entry) {

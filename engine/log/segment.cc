@@ -35,6 +35,56 @@ void AppendMessageField(std::string* out, int field, const google::protobuf::Mes
   m.SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(out->data() + at));
 }
 
+// Reads a varint at `pos`; the bytes it took, or 0 if it is cut or too long.
+size_t ReadVarint(std::string_view bytes, size_t pos, uint64_t* value) {
+  *value = 0;
+  for (size_t i = 0; pos + i < bytes.size() && i < 10; ++i) {
+    const auto byte = static_cast<uint8_t>(bytes[pos + i]);
+    *value |= static_cast<uint64_t>(byte & 0x7f) << (7 * i);
+    if ((byte & 0x80) == 0) return i + 1;
+  }
+  return 0;
+}
+
+// Where a field numbered `field` goes in the encoded message `bytes` to
+// keep fields in number order (as protobuf writes them): before the first
+// field with a number as high. The end if anything looks odd.
+size_t FieldInsertPoint(std::string_view bytes, uint64_t field) {
+  size_t pos = 0;
+  while (pos < bytes.size()) {
+    uint64_t tag = 0, value = 0;
+    const size_t n = ReadVarint(bytes, pos, &tag);
+    if (n == 0) return bytes.size();
+    if ((tag >> 3) >= field) return pos;
+    size_t next = pos + n;
+    switch (tag & 7) {
+      case 0: {
+        const size_t m = ReadVarint(bytes, next, &value);
+        if (m == 0) return bytes.size();
+        next += m;
+        break;
+      }
+      case 1:
+        next += 8;
+        break;
+      case 5:
+        next += 4;
+        break;
+      case 2: {
+        const size_t m = ReadVarint(bytes, next, &value);
+        if (m == 0 || value > bytes.size()) return bytes.size();
+        next += m + static_cast<size_t>(value);
+        break;
+      }
+      default:
+        return bytes.size();
+    }
+    if (next > bytes.size()) return bytes.size();
+    pos = next;
+  }
+  return bytes.size();
+}
+
 std::string DescribeSegment(const SpaceId& space, const DeviceId& device, uint64_t last_seq) {
   return "the segment ending at " + DescribeOp(space, device, last_seq);
 }
@@ -93,12 +143,15 @@ Status DecodeSegment(const SpaceId& space, const DeviceId& device, uint64_t key_
   out->prev_hash = std::move(*stored.mutable_prev_hash());
   out->ops.clear();
   out->ops.resize(n);
+  out->raw_ops.resize(n);
   out->hashes.clear();
   out->hashes.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t seq = first + i;
     v1::OpEnvelope& op = out->ops[i];
-    if (!op.ParseFromString(stored.ops(static_cast<int>(i)))) {
+    std::string& raw = out->raw_ops[i];
+    raw.swap(*stored.mutable_ops(static_cast<int>(i)));
+    if (!op.ParseFromString(raw)) {
       return Status::Corruption(DescribeOp(space, device, seq) + " is damaged");
     }
     if (!op.prev_hash().empty()) {
@@ -118,9 +171,19 @@ std::string EncodeSegment(const Segment& segment) {
 }
 
 std::string WireOp(const Segment& segment, size_t i) {
-  v1::OpEnvelope op = segment.ops[i];
-  op.set_prev_hash(segment.PrevHashOf(i));
-  return op.SerializeAsString();
+  // A stored op has no prev_hash field (DecodeSegment checks), so adding
+  // one sets it; no copy of the envelope and no re-encoding. It goes where
+  // protobuf would write it, so the bytes are those of the envelope encoded.
+  constexpr uint64_t kPrevHashField = 4;  // OpEnvelope.prev_hash
+  const std::string& raw = segment.raw_ops[i];
+  const std::string& prev = segment.PrevHashOf(i);
+  const size_t at = FieldInsertPoint(raw, kPrevHashField);
+  std::string out;
+  out.reserve(raw.size() + prev.size() + 3);
+  out.append(raw, 0, at);
+  AppendBytesField(&out, kPrevHashField, prev);
+  out.append(raw, at, std::string::npos);
+  return out;
 }
 
 Status CheckSegmentSignature(std::string_view sign_pk, const SpaceId& space,

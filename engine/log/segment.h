@@ -28,6 +28,9 @@ class SegmentBuilder {
  public:
   // A segment whose first op is `first_seq` and follows `prev_hash`.
   SegmentBuilder(uint64_t first_seq, std::string_view prev_hash);
+  // Makes room for about `bytes` more bytes of ops (one reallocation
+  // instead of many while a large segment grows).
+  void Reserve(size_t bytes) { bytes_.reserve(bytes_.size() + bytes); }
   // Appends the next op. REQUIRES: op.prev_hash() is empty (it is derived).
   void Append(const v1::OpEnvelope& op);
   uint64_t first_seq() const { return first_seq_; }
@@ -48,6 +51,7 @@ struct Segment {
   uint64_t first_seq = 0;
   std::string prev_hash;            // hash of op first_seq - 1
   std::vector<v1::OpEnvelope> ops;  // as stored: prev_hash empty
+  std::vector<std::string> raw_ops;  // ops[i] as encoded in the store (not updated if ops change)
   std::vector<std::string> hashes;  // op hash of each op along the chain
   v1::BatchSignature signature;
 
@@ -70,7 +74,10 @@ struct Segment {
 // Encodes `segment` again (after a purge erased a ciphertext in it).
 std::string EncodeSegment(const Segment& segment);
 
-// Op i of `segment` as sync sends it: the envelope with prev_hash filled in.
+// Op i of `segment` as sync sends it: the envelope with prev_hash filled in
+// (the stored encoding with the prev_hash field inserted in field order:
+// the same bytes as the envelope encoded with it). REQUIRES: `segment`
+// came from DecodeSegment and its ops were not changed since.
 std::string WireOp(const Segment& segment, size_t i);
 
 // Checks that the segment's signature covers its last op and verifies

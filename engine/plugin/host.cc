@@ -10,7 +10,9 @@
 #include <thread>
 
 #include "engine/plugin/driver.h"
+#include "engine/plugin/manifest.h"
 #include "engine/plugin/records.h"
+#include "kindred/record_move.h"
 
 namespace kindred::plugin {
 namespace {
@@ -67,6 +69,18 @@ class HostImpl;
 // A record a call into the plugin changed, by (engine collection, id).
 using StagedKey = std::pair<std::string, std::string>;
 
+// A change a call into the plugin committed, and the space it goes to.
+struct StagedChange {
+  SpaceId space;
+  Mutation mutation;
+};
+
+// A record as a call's changes left it, and the space it lives in.
+struct StagedRecord {
+  SpaceId space;
+  Record record;
+};
+
 // One plugin instance, bound to the host.
 struct Instance {
   HostImpl* host = nullptr;
@@ -88,8 +102,8 @@ struct Instance {
   // together when it returns well, dropped when it fails (under call_mu);
   // and the records as those changes left them, for its later changes in
   // the same call.
-  std::vector<Mutation> staged;
-  std::map<StagedKey, Record> staged_records;
+  std::vector<StagedChange> staged;
+  std::map<StagedKey, StagedRecord> staged_records;
   std::map<std::string, Access> readable;  // by the plugin's name for it
 
   const std::string& id() const { return module->manifest.id(); }
@@ -154,6 +168,7 @@ class HostImpl final : public Host {
       }
       if (!failed.empty()) DisableLocked(ref, failed);
     }
+    MoveSharedRecords();
     listener_ = engine_.AddChangeListener([this](const SpaceId&) { MarkStale(); });
     if (options_.live) {
       MarkStale();  // a first refresh in the background, once started
@@ -180,6 +195,7 @@ class HostImpl final : public Host {
     }
     if (spec == nullptr)
       return Status::InvalidArgument("the plugin " + id + " has no such command");
+    MoveSharedRecords();
     KINDRED_RETURN_IF_ERROR(Refresh(*inst));
 
     auto* env = request.mutable_env();
@@ -271,7 +287,7 @@ class HostImpl final : public Host {
   // meanwhile (not yet applied: see Apply).
   struct CallResult {
     std::string bytes;
-    std::vector<Mutation> staged;
+    std::vector<StagedChange> staged;
   };
 
   // Starts the plugin's instance: its driver (for a library, a runner
@@ -329,14 +345,27 @@ class HostImpl final : public Host {
     return result;
   }
 
-  // Applies the changes one call committed, as one atomic engine commit:
-  // all of them or, when the store refuses, none.
-  Status Apply(Instance& inst, const std::vector<Mutation>& staged) {
-    if (staged.empty()) return Status::Ok();
-    auto ids = engine_.Commit(Space(), staged);
-    if (!ids.ok()) {
-      return Status(ids.status().code(), "the changes of the plugin " + inst.id() +
-                                             " were not stored: " + ids.status().message());
+  // Applies the changes one call committed, as one atomic engine commit per
+  // space they touch (the couple's shared space first, where a record that
+  // moves is created before it leaves the other: a crash in between leaves
+  // a copy in each, which reads show once, never none).
+  Status Apply(Instance& inst, const std::vector<StagedChange>& staged) {
+    std::vector<std::pair<SpaceId, std::vector<Mutation>>> by_space;
+    for (const StagedChange& c : staged) {
+      auto it = std::find_if(by_space.begin(), by_space.end(),
+                             [&](const auto& e) { return e.first == c.space; });
+      if (it == by_space.end()) it = by_space.insert(by_space.end(), {c.space, {}});
+      it->second.push_back(c.mutation);
+    }
+    const SpaceId personal = engine_.device().personal_space;
+    std::stable_partition(by_space.begin(), by_space.end(),
+                          [&](const auto& e) { return e.first != personal; });
+    for (const auto& [space, mutations] : by_space) {
+      auto ids = engine_.Commit(space, mutations);
+      if (!ids.ok()) {
+        return Status(ids.status().code(), "the changes of the plugin " + inst.id() +
+                                               " were not stored: " + ids.status().message());
+      }
     }
     return Status::Ok();
   }
@@ -445,12 +474,83 @@ class HostImpl final : public Host {
     }
   }
 
-  SpaceId Space() const { return engine_.device().personal_space; }
+  // Where records are read from, in order: the couple's shared spaces (the
+  // lasting one first, then those whose partnership ended), then this
+  // member's personal space. A record found in two (mid-move) shows once,
+  // from the first.
+  std::vector<SpaceId> ReadSpaces() const {
+    std::vector<SpaceId> out = engine_.SharedSpaces();
+    out.push_back(engine_.device().personal_space);
+    return out;
+  }
+
+  // Once the couple has a shared space: moves the shared records of every
+  // plugin's collections that still live in the personal space (written
+  // before pairing, or on a device that had not heard of it yet) into it,
+  // each with its id and fields, created there first and then deleted from
+  // the personal space. Runs when the host starts and before a command
+  // after the shared space changed; a failure is logged and retried then.
+  void MoveSharedRecords() {
+    auto shared = engine_.SharedSpace();
+    if (!shared || engine_.SpaceEnded(*shared)) return;
+    std::lock_guard<std::mutex> lock(move_mu_);
+    if (moved_into_ == *shared) return;
+    const SpaceId personal = engine_.device().personal_space;
+    RecordMove move(engine_, personal, *shared);
+    Status s;
+    for (const auto& m : registry_.modules()) {
+      if (!m->loaded()) continue;
+      for (const auto& c : m->manifest.collections()) {
+        std::vector<Record> moving;
+        s = engine_.Scan(personal, EngineCollection(m->manifest.id(), c.name()),
+                         [&](const Record& r) {
+                           if (PluginRecordIsShared(r)) moving.push_back(r);
+                           return true;
+                         });
+        for (size_t i = 0; s.ok() && i < moving.size(); ++i) s = move.Add(std::move(moving[i]));
+        if (!s.ok()) break;
+      }
+      if (!s.ok()) break;
+    }
+    auto moved = s.ok() ? move.Commit() : Result<size_t>(s);
+    if (!moved.ok()) {
+      Log("could not move the plugins' shared records into the shared space yet: " +
+          moved.status().message());
+      return;
+    }
+    if (*moved > 0) {
+      Log("moved " + std::to_string(*moved) +
+          " shared plugin record(s) into the couple's shared space");
+    }
+    moved_into_ = *shared;
+  }
+
+  // Where a record of this visibility belongs: a shared one in the
+  // couple's shared space while the partnership lasts, everything else
+  // (and shared records before pairing, flagged) in the personal space.
+  SpaceId HomeFor(bool shared) const {
+    if (shared) {
+      auto space = engine_.SharedSpace();
+      if (space && !engine_.SpaceEnded(*space)) return *space;
+    }
+    return engine_.device().personal_space;
+  }
+
+  // The record `id` of `engine_name` and the space it lives in, from the
+  // first space of ReadSpaces that holds it. NotFound if none does.
+  Result<StagedRecord> FindRecord(const std::string& engine_name, const std::string& id) {
+    for (const SpaceId& space : ReadSpaces()) {
+      auto r = engine_.Get(space, engine_name, id);
+      if (r.ok()) return StagedRecord{space, std::move(*r)};
+      if (r.status().code() != StatusCode::kNotFound) return r.status();
+    }
+    return Status::NotFound("no record " + id);
+  }
 
   // Decides visibility under a shared-only grant, caching what it looks up.
   class Visibility {
    public:
-    Visibility(Engine& engine, const SpaceId& space) : engine_(engine), space_(space) {}
+    explicit Visibility(HostImpl& host) : host_(host) {}
     bool Allows(const Access& a, const Record& r) {
       if (a.own || a.scope == pv1::READ_SCOPE_PRIVATE_TOO) return true;
       if (a.engine_name == "ritual_facts") {
@@ -458,8 +558,8 @@ class HostImpl final : public Host {
         const std::string ritual = r.Text("ritual");
         auto it = rituals_.find(ritual);
         if (it == rituals_.end()) {
-          auto rec = engine_.Get(space_, "rituals", ritual);
-          it = rituals_.emplace(ritual, rec.ok() && rec->Flag("shared")).first;
+          auto rec = host_.FindRecord("rituals", ritual);
+          it = rituals_.emplace(ritual, rec.ok() && rec->record.Flag("shared")).first;
         }
         return it->second;
       }
@@ -468,8 +568,7 @@ class HostImpl final : public Host {
     }
 
    private:
-    Engine& engine_;
-    SpaceId space_;
+    HostImpl& host_;
     std::map<std::string, bool> rituals_;
   };
 
@@ -483,15 +582,24 @@ class HostImpl final : public Host {
   // list field holds an item), as the plugin sees them.
   Status Visit(const Access& a, const std::string& list_field, const std::string& item,
                const std::function<bool(const Record&, pv1::Record&&)>& fn) {
-    Visibility visibility(engine_, Space());
+    Visibility visibility(*this);
     std::map<DeviceId, std::string> authors;
+    std::set<std::string> seen;  // a record mid-move is in two spaces
+    bool stopped = false;
     auto visit = [&](const Record& r) {
+      if (!seen.insert(r.id).second) return true;
       if (!visibility.Allows(a, r)) return true;
-      return fn(r, ToPluginRecord(r, a.spec, a.shown_name, Author(r.created_by, &authors)));
+      stopped = !fn(r, ToPluginRecord(r, a.spec, a.shown_name, Author(r.created_by, &authors)));
+      return !stopped;
     };
-    if (!list_field.empty())
-      return engine_.ScanByListItem(Space(), a.engine_name, list_field, item, visit);
-    return engine_.Scan(Space(), a.engine_name, visit);
+    for (const SpaceId& space : ReadSpaces()) {
+      Status s = list_field.empty()
+                     ? engine_.Scan(space, a.engine_name, visit)
+                     : engine_.ScanByListItem(space, a.engine_name, list_field, item, visit);
+      if (!s.ok()) return s;
+      if (stopped) break;
+    }
+    return Status::Ok();
   }
 
   // ---- Calls from the plugin (kindred_host_api) -------------------------------------------
@@ -557,15 +665,16 @@ class HostImpl final : public Host {
     const Access& a = it->second;
     pv1::QueryResponse response;
     if (!q.id().empty()) {
-      auto r = engine_.Get(Space(), a.engine_name, q.id());
-      if (r.ok()) {
-        Visibility visibility(engine_, Space());
-        if (visibility.Allows(a, *r)) {
+      auto found = FindRecord(a.engine_name, q.id());
+      if (found.ok()) {
+        const Record& r = found->record;
+        Visibility visibility(*this);
+        if (visibility.Allows(a, r)) {
           *response.add_records() =
-              ToPluginRecord(*r, a.spec, a.shown_name, engine_.MemberName(r->created_by));
+              ToPluginRecord(r, a.spec, a.shown_name, engine_.MemberName(r.created_by));
         }
-      } else if (r.status().code() != StatusCode::kNotFound) {
-        return Refuse(out, KINDRED_PLUGIN_FAILED, r.status().message());
+      } else if (found.status().code() != StatusCode::kNotFound) {
+        return Refuse(out, KINDRED_PLUGIN_FAILED, found.status().message());
       }
     } else {
       if (q.list_field().empty() != q.item().empty()) {
@@ -582,19 +691,19 @@ class HostImpl final : public Host {
     return KINDRED_PLUGIN_OK;
   }
 
-  // A record as the current call's changes left it, or as stored. NotFound
-  // when there is none (or it was deleted).
-  Result<Record> Current(Instance& inst, const std::map<StagedKey, Record>& pending,
-                         const std::string& engine_name, const std::string& id) {
+  // A record as the current call's changes left it, or as stored, and its
+  // space. NotFound when there is none (or it was deleted).
+  Result<StagedRecord> Current(Instance& inst, const std::map<StagedKey, StagedRecord>& pending,
+                               const std::string& engine_name, const std::string& id) {
     const StagedKey key{engine_name, id};
-    const Record* staged = nullptr;
+    const StagedRecord* staged = nullptr;
     if (auto it = pending.find(key); it != pending.end()) {
       staged = &it->second;
     } else if (auto st = inst.staged_records.find(key); st != inst.staged_records.end()) {
       staged = &st->second;
     }
-    if (staged == nullptr) return engine_.Get(Space(), engine_name, id);
-    if (staged->deleted) return Status::NotFound("deleted");
+    if (staged == nullptr) return FindRecord(engine_name, id);
+    if (staged->record.deleted) return Status::NotFound("deleted");
     return *staged;
   }
 
@@ -607,8 +716,8 @@ class HostImpl final : public Host {
     pv1::CommitRequest request;
     if (!request.ParseFromArray(in, static_cast<int>(size)))
       return Violation(inst, out, "sent malformed bytes to commit");
-    std::vector<Mutation> mutations;
-    std::map<StagedKey, Record> pending;  // this request's records, staged if it all passes
+    std::vector<StagedChange> changes;
+    std::map<StagedKey, StagedRecord> pending;  // this request's records, staged if it all passes
     pv1::CommitResponse response;
     const int64_t now = options_.clock->NowMicros();
     for (const auto& change : request.changes()) {
@@ -619,7 +728,7 @@ class HostImpl final : public Host {
                              ", a collection it does not own");
       }
       const Access& a = it->second;
-      std::optional<Record> current;
+      std::optional<StagedRecord> current;
       const bool existing =
           change.kind() == pv1::CHANGE_KIND_UPDATE || change.kind() == pv1::CHANGE_KIND_DELETE;
       if (existing && !change.id().empty()) {  // without an id, ToMutation refuses it
@@ -633,13 +742,15 @@ class HostImpl final : public Host {
         current = std::move(*r);
       }
       auto m = ToMutation(change, a.engine_name, *a.spec, engine_.device().id, now,
-                          current ? &*current : nullptr);
+                          current ? &current->record : nullptr);
       if (!m.ok())
         return Violation(inst, out,
                          "asked for a change the manifest does not allow: " + m.status().message());
       Record after;
+      SpaceId from;  // where the record lives now (none for a new one)
       if (current) {
-        after = std::move(*current);
+        after = std::move(current->record);
+        from = current->space;
       } else {
         m->id = NewRecordId();
         after.collection = a.engine_name;
@@ -652,12 +763,31 @@ class HostImpl final : public Host {
         after.fields[name] = value;
         after.conflicts.erase(name);
       }
-      pending[StagedKey{a.engine_name, m->id}] = std::move(after);
-      response.add_ids(m->id);
-      mutations.push_back(std::move(*m));
+      // A record goes where its visibility says (HomeFor). One whose
+      // visibility changed, in a space whose partnership lasts, moves: it is
+      // created whole in its new space, with its id, and deleted from the
+      // old. A record in a space that ended stays, and the engine refuses
+      // the change (read-only).
+      SpaceId to = current ? from : HomeFor(PluginRecordIsShared(after));
+      if (current && m->kind != Mutation::Kind::kDelete && !engine_.SpaceEnded(from)) {
+        to = HomeFor(PluginRecordIsShared(after));
+      }
+      const std::string id = m->id;
+      if (to == from || !current) {
+        changes.push_back(StagedChange{to, std::move(*m)});
+      } else {
+        // A record that left `to` before (shared, then private, then
+        // shared again) comes back under its id: the create revives it.
+        Mutation moved = Mutation::Create(a.engine_name, after.fields);
+        moved.id = id;
+        changes.push_back(StagedChange{to, std::move(moved)});
+        changes.push_back(StagedChange{from, Mutation::Delete(a.engine_name, id)});
+      }
+      pending[StagedKey{a.engine_name, id}] = StagedRecord{to, std::move(after)};
+      response.add_ids(id);
     }
     for (auto& [key, record] : pending) inst.staged_records[key] = std::move(record);
-    for (auto& m : mutations) inst.staged.push_back(std::move(m));
+    for (auto& c : changes) inst.staged.push_back(std::move(c));
     Reply(out, response.SerializeAsString());
     return KINDRED_PLUGIN_OK;
   }
@@ -846,6 +976,9 @@ class HostImpl final : public Host {
 
   std::mutex state_mu_;
   DisabledPlugins disabled_;  // GUARDED_BY(state_mu_)
+
+  std::mutex move_mu_;
+  SpaceId moved_into_;  // the shared space MoveSharedRecords last emptied into (GUARDED_BY(move_mu_))
 
   std::mutex worker_mu_;
   std::condition_variable worker_cv_;

@@ -7,6 +7,8 @@
 #include <tuple>
 #include <utility>
 
+#include "kindred/record_move.h"
+
 namespace kindred {
 namespace {
 
@@ -797,20 +799,8 @@ Result<size_t> Rituals::MoveSharedRituals(bool only_this_device) {
     }
     return true;
   }));
-  if (moving.empty()) return size_t{0};
-  auto copy = [](const Record& r) {
-    Mutation m = Mutation::Create(r.collection, {});
-    m.id = r.id;
-    for (const auto& [name, value] : r.fields) m.fields[name] = value;
-    return m;
-  };
-  std::vector<Mutation> creates, deletes;
-  for (const Record& r : moving) {
-    auto there = engine_.Get(*shared, kCollection, r.id, /*include_deleted=*/true);
-    if (!there.ok() && there.status().code() != StatusCode::kNotFound) return there.status();
-    const bool moved_already = there.ok();  // by another of this member's devices
-    if (!moved_already) creates.push_back(copy(r));
-    deletes.push_back(Mutation::Delete(kCollection, r.id));
+  RecordMove move(engine_, personal, *shared);
+  for (Record& r : moving) {
     // Its facts go with it, keeping their ids (each is written once, never changed).
     std::vector<Record> facts;
     KINDRED_RETURN_IF_ERROR(engine_.ScanByListItem(personal, kFactCollection, kRefs,
@@ -818,18 +808,10 @@ Result<size_t> Rituals::MoveSharedRituals(bool only_this_device) {
                                                      facts.push_back(f);
                                                      return true;
                                                    }));
-    for (const Record& f : facts) {
-      auto fact_there = engine_.Get(*shared, kFactCollection, f.id, /*include_deleted=*/true);
-      if (!fact_there.ok() && fact_there.status().code() != StatusCode::kNotFound) {
-        return fact_there.status();
-      }
-      if (!fact_there.ok()) creates.push_back(copy(f));
-      deletes.push_back(Mutation::Delete(kFactCollection, f.id));
-    }
+    KINDRED_RETURN_IF_ERROR(move.Add(std::move(r)));
+    for (Record& f : facts) KINDRED_RETURN_IF_ERROR(move.Add(std::move(f)));
   }
-  // Into the shared space first: a crash in between leaves copies, never none.
-  if (!creates.empty()) KINDRED_RETURN_IF_ERROR(engine_.Commit(*shared, creates).status());
-  KINDRED_RETURN_IF_ERROR(engine_.Commit(personal, deletes).status());
+  KINDRED_RETURN_IF_ERROR(move.Commit().status());
   return moving.size();
 }
 

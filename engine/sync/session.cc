@@ -6,6 +6,7 @@
 
 #include "engine/crypto/crypto.h"
 #include "engine/log/oplog.h"
+#include "kindred/v1/store.pb.h"
 
 namespace kindred::sync {
 namespace {
@@ -16,6 +17,10 @@ using SteadyClock = std::chrono::steady_clock;
 constexpr uint64_t kSkipLog = std::numeric_limits<uint64_t>::max() - 1;
 // Bounds what the peer can make us queue by not reading (acks, pongs).
 constexpr size_t kMaxOutbound = 4 * kMaxWindow + 64;
+// The receiver hands consecutive runs of one log to Engine::Ingest together,
+// up to this many ops (the engine's group-commit cap): one verified,
+// durable write instead of one per run.
+constexpr size_t kMaxIngestOps = 10000;
 
 std::string Millis(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
@@ -455,78 +460,203 @@ asio::awaitable<void> Session::Ingester() {
   for (;;) {
     while (inbound_.empty() && !closing_) co_await wake_.Wait();
     if (closing_) break;
-    v1::SyncBatch part = std::move(inbound_.front());
-    inbound_.pop_front();
+    // Everything that has arrived, up to about kMaxIngestOps ops, is
+    // rebuilt and ingested in one go: consecutive runs of one log then
+    // share one durable write (see IngestParts).
+    std::vector<v1::SyncBatch> parts;
+    size_t ops = 0;
+    while (!inbound_.empty() &&
+           (parts.empty() ||
+            ops + static_cast<size_t>(inbound_.front().ops_size()) <= kMaxIngestOps)) {
+      ops += static_cast<size_t>(inbound_.front().ops_size());
+      parts.push_back(std::move(inbound_.front()));
+      inbound_.pop_front();
+    }
     ingesting_ = true;
-    IngestResult result = co_await Offload(blocking_, [this, &part] { return IngestPart(part); });
+    std::vector<IngestResult> results =
+        co_await Offload(blocking_, [this, &parts] { return IngestParts(parts); });
     ingesting_ = false;
     if (closing_) break;
-    if (!result.status.ok()) {
-      std::optional<v1::SyncError::Code> notify;
-      switch (result.reason) {
-        case EndReason::kFork:
-          notify = v1::SyncError::CODE_FORK;
-          break;
-        case EndReason::kProtocol:
-          notify = v1::SyncError::CODE_PROTOCOL;
-          break;
-        case EndReason::kVerification:
-          notify = v1::SyncError::CODE_VERIFICATION;
-          break;
-        default:
-          notify = v1::SyncError::CODE_INTERNAL;
-          break;
+    bool failed = false;
+    for (IngestResult& result : results) {
+      if (!result.status.ok()) {
+        std::optional<v1::SyncError::Code> notify;
+        switch (result.reason) {
+          case EndReason::kFork:
+            notify = v1::SyncError::CODE_FORK;
+            break;
+          case EndReason::kProtocol:
+            notify = v1::SyncError::CODE_PROTOCOL;
+            break;
+          case EndReason::kVerification:
+            notify = v1::SyncError::CODE_VERIFICATION;
+            break;
+          default:
+            notify = v1::SyncError::CODE_INTERNAL;
+            break;
+        }
+        Fail(result.reason, result.status, notify);
+        failed = true;
+        break;
       }
-      Fail(result.reason, result.status, notify);
-      break;
-    }
-    ++batches_processed_;
-    if (result.run_complete) {
-      outcome_.stats.ops_received += result.added;
-      LogHead& theirs = spaces_[result.space].theirs[result.device];
-      if (result.last_seq > theirs.seq) {
-        theirs = LogHead{result.last_seq, result.head_hash};  // the peer holds what it sent
+      ++batches_processed_;
+      if (result.run_complete) {
+        outcome_.stats.ops_received += result.added;
+        LogHead& theirs = spaces_[result.space].theirs[result.device];
+        if (result.last_seq > theirs.seq) {
+          theirs = LogHead{result.last_seq, result.head_hash};  // the peer holds what it sent
+        }
       }
+      // One acknowledgement per message processed (docs/protocol.md, 15).
+      v1::SyncMessage ack;
+      ack.mutable_ack()->set_batches(batches_processed_);
+      Enqueue(ack);
     }
-    v1::SyncMessage ack;
-    ack.mutable_ack()->set_batches(batches_processed_);
-    Enqueue(ack);
+    if (failed) break;
     ReportProgress();
     CheckCaughtUp();
   }
   wake_.Notify();
 }
 
-Session::IngestResult Session::IngestPart(const v1::SyncBatch& part) {
-  IngestResult result;
-  KnownHeads* known = nullptr;
-  KnownHeads none;
-  auto space = SpaceId::FromBytes(part.space_id());
-  auto device = DeviceId::FromBytes(part.device_id());
-  if (space.ok() && device.ok()) known = &received_views_[{*space, *device}];
-  Result<bool> complete = runs_.Add(part, known ? *known : none);
-  if (!complete.ok()) {
-    result.status =
-        Status::Corruption("the peer broke the sync protocol: " + complete.status().message());
-    result.reason = EndReason::kProtocol;
-    return result;
+std::vector<Session::IngestResult> Session::IngestParts(std::vector<v1::SyncBatch>& parts) {
+  std::vector<IngestResult> results(parts.size());
+  // Rebuild the parts in order, up to the first that fails; the runs they
+  // complete are ingested below, before that failure is reported.
+  struct Completed {
+    size_t part = 0;  // the part that completed the run
+    SignedRun run;
+  };
+  std::vector<Completed> runs;
+  size_t rebuilt = 0;
+  for (; rebuilt < parts.size(); ++rebuilt) {
+    const v1::SyncBatch& part = parts[rebuilt];
+    IngestResult& result = results[rebuilt];
+    KnownHeads* known = nullptr;
+    KnownHeads none;
+    auto space = SpaceId::FromBytes(part.space_id());
+    auto device = DeviceId::FromBytes(part.device_id());
+    if (space.ok() && device.ok()) known = &received_views_[{*space, *device}];
+    Result<bool> complete = runs_.Add(part, known ? *known : none);
+    if (!complete.ok()) {
+      result.status =
+          Status::Corruption("the peer broke the sync protocol: " + complete.status().message());
+      result.reason = EndReason::kProtocol;
+      break;
+    }
+    if (!*complete) continue;
+    SignedRun run = runs_.Take();
+    const uint64_t last_seq = run.batch.first_seq + run.batch.ops.size() - 1;
+    if (known) known->last_run = LogHead{last_seq, run.head_hash};
+    result.run_complete = true;
+    result.space = run.batch.space;
+    result.device = run.batch.device;
+    result.last_seq = last_seq;
+    runs.push_back(Completed{rebuilt, std::move(run)});
   }
-  if (!*complete) return result;
-  SignedRun run = runs_.Take();
-  if (known)
-    known->last_run = LogHead{run.batch.first_seq + run.batch.ops.size() - 1, run.head_hash};
-  result.run_complete = true;
-  result.space = run.batch.space;
-  result.device = run.batch.device;
-  result.last_seq = run.batch.first_seq + run.batch.ops.size() - 1;
-  Result<uint64_t> added = engine_.Ingest(run.batch);
-  if (added.ok()) {
+  // Ingest the runs, consecutive runs of one log merged into one batch: the
+  // signature over the last run's head covers the chain through all of
+  // them, and Ingest checks that chain op by op. If a merged batch is
+  // refused, its runs are ingested one by one, so that what was good is
+  // kept and the refusal names the run it concerns.
+  auto ingest_one = [this, &results](Completed& c) {
+    IngestResult& result = results[c.part];
+    Result<uint64_t> added = engine_.Ingest(c.run.batch);
+    if (!added.ok()) {
+      ClassifyRefusal(c.run, added.status(), &result);
+      return false;
+    }
     result.added = *added;
-    result.head_hash = run.head_hash;
-    return result;
+    result.head_hash = c.run.head_hash;
+    return true;
+  };
+  size_t failed_at = rebuilt;  // the first part whose result is a failure
+  for (size_t begin = 0; begin < runs.size();) {
+    size_t end = begin + 1;
+    size_t ops = runs[begin].run.batch.ops.size();
+    for (; end < runs.size(); ++end) {
+      const OpBatch& before = runs[end - 1].run.batch;
+      const OpBatch& next = runs[end].run.batch;
+      if (next.space != before.space || next.device != before.device ||
+          next.first_seq != before.first_seq + before.ops.size() ||
+          ops + next.ops.size() > kMaxIngestOps) {
+        break;
+      }
+      ops += next.ops.size();
+    }
+    // Ingest checks only the last run's signature of a merged batch (it
+    // covers the chain through all of them). The earlier runs' signatures
+    // are checked here: the merge stops at the first that fails (or when
+    // its author is not an active member here), and Ingest then checks that
+    // run's signature itself and refuses it.
+    if (end - begin > 1) {
+      const OpBatch& first = runs[begin].run.batch;
+      std::string sign_pk;
+      if (auto devices = engine_.SpaceDevices(first.space); devices.ok()) {
+        for (const DeviceCard& d : *devices) {
+          if (d.id == first.device) sign_pk = d.sign_pk;
+        }
+      }
+      for (size_t i = begin; i + 1 < end; ++i) {
+        const SignedRun& run = runs[i].run;
+        const uint64_t last = run.batch.first_seq + run.batch.ops.size() - 1;
+        v1::BatchSignature signature;
+        if (sign_pk.empty() || !signature.ParseFromString(run.batch.signature) ||
+            signature.format() != 1 ||
+            !crypto::Verify(sign_pk,
+                            log::HeadMessage(run.batch.space, run.batch.device, last,
+                                             run.head_hash),
+                            run.signature)) {
+          end = i + 1;  // Ingest then checks this run's signature itself
+          break;
+        }
+      }
+      ops = 0;
+      for (size_t i = begin; i < end; ++i) ops += runs[i].run.batch.ops.size();
+    }
+    bool ok = true;
+    if (end - begin == 1) {
+      ok = ingest_one(runs[begin]);
+      if (!ok) failed_at = runs[begin].part;
+    } else {
+      OpBatch merged;
+      merged.space = runs[begin].run.batch.space;
+      merged.device = runs[begin].run.batch.device;
+      merged.first_seq = runs[begin].run.batch.first_seq;
+      merged.signature = runs[end - 1].run.batch.signature;
+      merged.ops.reserve(ops);
+      for (size_t i = begin; i < end; ++i) {
+        auto& from = runs[i].run.batch.ops;
+        merged.ops.insert(merged.ops.end(), std::make_move_iterator(from.begin()),
+                          std::make_move_iterator(from.end()));
+      }
+      Result<uint64_t> added = engine_.Ingest(merged);
+      if (added.ok()) {
+        // Stats only need the total.
+        results[runs[end - 1].part].added = *added;
+        for (size_t i = begin; i < end; ++i) {
+          results[runs[i].part].head_hash = runs[i].run.head_hash;
+        }
+      } else {
+        // Give each run its ops back, then one by one.
+        size_t at = 0;
+        for (size_t i = begin; i < end; ++i) {
+          auto& to = runs[i].run.batch.ops;
+          std::move(merged.ops.begin() + static_cast<std::ptrdiff_t>(at),
+                    merged.ops.begin() + static_cast<std::ptrdiff_t>(at + to.size()), to.begin());
+          at += to.size();
+        }
+        for (size_t i = begin; i < end && ok; ++i) {
+          ok = ingest_one(runs[i]);
+          if (!ok) failed_at = runs[i].part;
+        }
+      }
+    }
+    if (!ok) break;
+    begin = end;
   }
-  ClassifyRefusal(run, added.status(), &result);
-  return result;
+  results.resize(std::min(parts.size(), failed_at + 1));
+  return results;
 }
 
 void Session::ClassifyRefusal(const SignedRun& run, const Status& refused, IngestResult* result) {

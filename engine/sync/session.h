@@ -176,8 +176,11 @@ class Session {
                                          std::map<DeviceId, KnownHeads>* views, size_t max_batches);
   // Sends `part` once the peer's window has room; false if the session ended.
   asio::awaitable<bool> SendPart(EncodedPart part);
-  // Rebuilds a part and, once its run is complete, ingests it (blocking executor).
-  IngestResult IngestPart(const v1::SyncBatch& part);
+  // Rebuilds `parts` in order and ingests the runs they complete, merging
+  // consecutive runs of one log into one Engine::Ingest (blocking
+  // executor). One result per part, up to and including the first that
+  // failed (a malformed part, or a run Ingest refused).
+  std::vector<IngestResult> IngestParts(std::vector<v1::SyncBatch>& parts);
   // Why Ingest refused a run: a fork, or a failed verification.
   void ClassifyRefusal(const SignedRun& run, const Status& refused, IngestResult* result);
 
@@ -236,10 +239,10 @@ class Session {
   uint64_t batches_processed_ = 0;
   bool peer_done_ = false;
   uint64_t peer_done_batches_ = 0;
-  RunBuilder runs_;  // touched only by IngestPart, one call at a time
+  RunBuilder runs_;  // touched only by IngestParts, one call at a time
   // Per log, what a SyncBatch without prev_hash may follow (codec.h): our
   // Hello's head and the last run the peer sent us. Set when the peer's
-  // Hello arrives; then touched only by IngestPart.
+  // Hello arrives; then touched only by IngestParts.
   std::map<std::pair<SpaceId, DeviceId>, KnownHeads> received_views_;
   bool we_owe_ = false;  // by the Hellos, the peer lacks something we hold
 

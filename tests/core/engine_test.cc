@@ -262,6 +262,39 @@ TEST(EngineTest, UpdatingOrDeletingAnUnknownRecordWritesNothing) {
   EXPECT_EQ(engine->Versions(space)->at(engine->device().id), 1u);
 }
 
+TEST(EngineTest, ACreateWithTheIdOfALiveRecordIsRefusedButADeletedOneComesBack) {
+  TempDir dir;
+  TestEnv env;
+  auto engine = MustInit(dir.path(), &env);
+  SpaceId space = engine->device().personal_space;
+  Mutation first = Mutation::Create("notes", {{"text", std::string("first")}, {"n", int64_t{1}}});
+  first.id = "movedrecord1";
+  ASSERT_TRUE(engine->Commit(space, {first}).ok());
+  Mutation again = Mutation::Create("notes", {{"text", std::string("again")}});
+  again.id = "movedrecord1";
+  EXPECT_EQ(engine->Commit(space, {again}).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(engine->Get(space, "notes", "movedrecord1")->Text("text"), "first");
+
+  ASSERT_TRUE(engine->Commit(space, {Mutation::Delete("notes", "movedrecord1")}).ok());
+  EXPECT_EQ(engine->Get(space, "notes", "movedrecord1").status().code(), StatusCode::kNotFound);
+  ASSERT_TRUE(engine->Commit(space, {again}).ok());
+  auto back = engine->Get(space, "notes", "movedrecord1");
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_EQ(back->Text("text"), "again");
+  EXPECT_FALSE(back->Int("n").has_value());  // only the new fields
+  VerifyReport report;
+  EXPECT_TRUE(engine->Verify(&report).ok());
+
+  // And so it stays after reopening, when records are rebuilt from the log.
+  engine.reset();
+  EngineOptions options;
+  options.home = dir.path();
+  options.env = &env;
+  auto reopened = Engine::Open(options);
+  ASSERT_TRUE(reopened.ok()) << reopened.status().ToString();
+  EXPECT_EQ((*reopened)->Get(space, "notes", "movedrecord1")->Text("text"), "again");
+}
+
 TEST(EngineTest, ConcurrentCommitsAreGroupedAndAllLand) {
   TempDir dir;
   auto engine = MustInit(dir.path(), nullptr);

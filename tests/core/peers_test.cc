@@ -6,38 +6,14 @@
 
 #include "engine/core/transport_key.h"
 #include "kindred/engine.h"
-#include "tests/testing/fake_env.h"
+#include "tests/testing/engine_fixture.h"
 
 namespace kindred {
 namespace {
 
-using testing::TempDir;
-using testing::TestEnv;
-
-struct Device {
-  TempDir dir;
-  std::unique_ptr<TestEnv> env;
-  std::unique_ptr<Engine> engine;
-
-  Device(const std::string& name, uint64_t seed, const std::string& device_name)
-      : env(std::make_unique<TestEnv>(seed)) {
-    InitOptions init;
-    init.engine.home = dir.path();
-    init.engine.env = env.get();
-    init.engine.sync_writes = false;
-    init.member_name = name;
-    init.device_name = device_name;
-    auto e = Engine::Init(init);
-    EXPECT_TRUE(e.ok()) << e.status().ToString();
-    engine = std::move(*e);
-  }
+struct Device : testing::TestDevice {
+  using TestDevice::TestDevice;
   SpaceId space() const { return engine->device().personal_space; }
-  void Reopen() {
-    engine.reset();
-    auto e = Engine::Open({.home = dir.path(), .env = env.get(), .sync_writes = false});
-    ASSERT_TRUE(e.ok()) << e.status().ToString();
-    engine = std::move(*e);
-  }
 };
 
 void Link(Device& owner, Device& joiner) {

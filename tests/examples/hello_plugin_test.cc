@@ -1,7 +1,8 @@
 // The author's path, end to end: install the SDK, build examples/hello-plugin
 // out of tree with find_package(Kindred), load it into kindred (from a
-// home's plugins folder on one device, with --plugin on the other), and
-// sync one of its records to the partner over the real transport.
+// home's plugins folder on one device, with --plugin on the other), pair the
+// two partners with a code, and sync one of its records to the partner over
+// the real transport.
 #include <fcntl.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
@@ -13,6 +14,7 @@
 #include <thread>
 
 #include "tests/cli/cli_runner.h"
+#include "tests/testing/kindred_child.h"
 
 namespace kindred::cli_testing {
 namespace {
@@ -45,46 +47,6 @@ class HelloPluginTest : public CliTest {
   }
 };
 
-// `kindred serve` on 127.0.0.1 port 0; SIGTERM at the end.
-class Serve {
- public:
-  Serve(const std::string& home, const std::string& out) : out_(out) {
-    std::vector<std::string> args{KindredBinary(), "--home",   home,
-                                  "serve",         "--listen", "127.0.0.1:0"};
-    std::vector<char*> argv;
-    for (auto& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    posix_spawn_file_actions_t actions;
-    posix_spawn_file_actions_init(&actions);
-    posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&actions, 1, out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    posix_spawn_file_actions_addopen(&actions, 2, (out + ".err").c_str(),
-                                     O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    std::string kdf = "KINDRED_KDF=interactive", tz = "TZ=UTC", path = "PATH=/usr/bin:/bin";
-    char* env[] = {kdf.data(), tz.data(), path.data(), nullptr};
-    posix_spawn(&pid_, argv[0], &actions, nullptr, argv.data(), env);
-    posix_spawn_file_actions_destroy(&actions);
-    for (int i = 0; i < 400 && Address().empty(); ++i)
-      std::this_thread::sleep_for(std::chrono::milliseconds(25));
-  }
-  ~Serve() {
-    kill(pid_, SIGTERM);
-    int status;
-    waitpid(pid_, &status, 0);
-  }
-  std::string Address() const {
-    const std::string text = ReadFileOrEmpty(out_);
-    const auto at = text.find("listening on ");
-    if (at == std::string::npos) return "";
-    const auto end = text.find('\n', at);
-    return end == std::string::npos ? "" : text.substr(at + 13, end - at - 13);
-  }
-
- private:
-  std::string out_;
-  pid_t pid_ = -1;
-};
-
 TEST_F(HelloPluginTest, AnOutOfTreePluginBuiltAgainstTheInstalledSdkLoadsAndItsRecordsSync) {
   const std::string cmake = KINDRED_CMAKE_COMMAND;
   const std::string source = FromEnv("KINDRED_SOURCE_DIR", KINDRED_TEST_SOURCE_DIR);
@@ -103,12 +65,22 @@ TEST_F(HelloPluginTest, AnOutOfTreePluginBuiltAgainstTheInstalledSdkLoadsAndItsR
   const std::string plugin = build + "/hello_plugin.so";
   ASSERT_TRUE(fs::exists(plugin));
 
-  // 2. Two devices sharing a space: Alex has the plugin in the home's
+  // 2. Two partners, paired with a code: Alex has the plugin in the home's
   //    plugins folder, Sam passes it with --plugin.
   const std::string alex = TempPath("alex"), sam = TempPath("sam");
   ASSERT_EQ(Kindred({"--home", alex, "init", "--name", "Alex"}).exit_code, 0);
   ASSERT_EQ(Kindred({"--home", sam, "init", "--name", "Sam"}).exit_code, 0);
-  Must(KINDRED_LOCAL_SYNC_PATH, {"link", alex, sam});
+  {
+    kindred::testing::KindredChild invite(
+        {"--home", alex, "invite", "partner", "--listen", "127.0.0.1:0", "--discovery", "off"},
+        TempPath(""));
+    const std::string code = invite.WaitForLine("code: ");
+    const std::string where = invite.WaitForLine("listening on ");
+    ASSERT_FALSE(code.empty()) << invite.err();
+    CliResult joined = Kindred({"--home", sam, "join", code, "--peer", where});
+    ASSERT_EQ(joined.exit_code, 0) << joined;
+    ASSERT_EQ(invite.Wait(std::chrono::seconds(30)), 0) << invite.err();
+  }
   fs::create_directories(alex + "/plugins");
   fs::copy_file(plugin, alex + "/plugins/hello_plugin.so");
 
@@ -126,9 +98,10 @@ TEST_F(HelloPluginTest, AnOutOfTreePluginBuiltAgainstTheInstalledSdkLoadsAndItsR
   EXPECT_TRUE(found) << listed;
 
   // 3. Alex runs serve and leaves a greeting (forwarded to serve); Sam syncs.
-  Serve serve(alex, TempPath("serve.out"));
-  const std::string address = serve.Address();
-  ASSERT_FALSE(address.empty()) << ReadFileOrEmpty(TempPath("serve.out.err"));
+  kindred::testing::KindredChild serve({"--home", alex, "serve", "--listen", "127.0.0.1:0"},
+                                       TempPath(""));
+  const std::string address = serve.WaitForLine("listening on ");
+  ASSERT_FALSE(address.empty()) << serve.err();
   CliResult said = Kindred({"--home", alex, "--json", "hello", "say", "Good", "morning,", "love"});
   ASSERT_EQ(said.exit_code, 0) << said;
   const std::string id = json::parse(said.out)["id"];
@@ -149,6 +122,9 @@ TEST_F(HelloPluginTest, AnOutOfTreePluginBuiltAgainstTheInstalledSdkLoadsAndItsR
   CliResult back = Kindred({"--home", alex, "--json", "hello", "list"});
   ASSERT_EQ(back.exit_code, 0) << back;
   EXPECT_EQ(json::parse(back.out)[0]["hugs"], 1);
+
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(std::chrono::seconds(20)), 0) << serve.err();
 
   // Encrypted at rest on both devices.
   EXPECT_TRUE(FilesContaining(Snapshot(sam), "Good morning").empty());

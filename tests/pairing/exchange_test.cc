@@ -15,6 +15,7 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/redirect_error.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <chrono>
 #include <functional>
@@ -24,37 +25,15 @@
 #include "engine/pairing/discovery.h"
 #include "engine/pairing/pairing.h"
 #include "kindred/engine.h"
-#include "tests/testing/fake_env.h"
+#include "tests/testing/engine_fixture.h"
 
 namespace kindred::pairing {
 namespace {
 
 using asio::ip::tcp;
-using kindred::testing::TempDir;
 using kindred::testing::TestEnv;
 
-struct Device {
-  TempDir dir;
-  std::unique_ptr<TestEnv> env;
-  std::unique_ptr<Engine> engine;
-  Device(const std::string& name, uint64_t seed, const std::string& device_name)
-      : env(std::make_unique<TestEnv>(seed)) {
-    InitOptions init;
-    init.engine.home = dir.path();
-    init.engine.env = env.get();
-    init.engine.sync_writes = false;
-    init.member_name = name;
-    init.device_name = device_name;
-    auto e = Engine::Init(init);
-    EXPECT_TRUE(e.ok()) << e.status().ToString();
-    engine = std::move(*e);
-  }
-  size_t DeviceCount() {
-    auto d = engine->Devices();
-    EXPECT_TRUE(d.ok());
-    return d.ok() ? d->size() : 0;
-  }
-};
+using Device = kindred::testing::TestDevice;
 
 // Runs coroutines on one loop until `done` or a time limit.
 class Loop {
@@ -296,6 +275,23 @@ asio::awaitable<void> RunPake(ScriptedJoiner& j, const InviteCode& code, AfterPa
                                                   out.channel_hash, out.transcript_hash);
 }
 
+// Runs an honest PAKE and sends the joiner's sealed certificate; fills in
+// the sealed bytes sent and the inviter's answer (its sealed offer).
+asio::awaitable<void> SendCertificate(ScriptedJoiner& j, const InviteCode& code, AfterPake* p,
+                                      std::string* sealed_certificate,
+                                      v1::PairingMessage* offer) {
+  co_await RunPake(j, code, p);
+  auto cert = MakeCertificate(*j.device.engine, 'J', p->channel_hash, p->transcript_hash);
+  EXPECT_TRUE(cert.ok());
+  v1::PairingSecret secret;
+  *secret.mutable_certificate() = *cert;
+  v1::PairingMessage m;
+  m.set_sealed(p->exchange->Seal(secret));
+  *sealed_certificate = m.sealed();
+  { Status sent_ = co_await j.Send(m); EXPECT_TRUE(sent_.ok()); }
+  *offer = co_await j.Next();
+}
+
 TEST(PairingExchangeTest, AJoinerThatVanishesMidPairingLeavesNoPartialRoster) {
   Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone");
   const InviteCode code = CodeFor(7);
@@ -304,14 +300,9 @@ TEST(PairingExchangeTest, AJoinerThatVanishesMidPairingLeavesNoPartialRoster) {
       alex, sam, code,
       [&](ScriptedJoiner& j) -> asio::awaitable<void> {
         AfterPake p;
-        co_await RunPake(j, code, &p);
-        auto cert = MakeCertificate(*sam.engine, 'J', p.channel_hash, p.transcript_hash);
-        v1::PairingSecret secret;
-        *secret.mutable_certificate() = *cert;
-        v1::PairingMessage m;
-        m.set_sealed(p.exchange->Seal(secret));
-        { Status sent_ = co_await j.Send(m); EXPECT_TRUE(sent_.ok()); }
-        v1::PairingMessage offer = co_await j.Next();
+        std::string certificate;
+        v1::PairingMessage offer;
+        co_await SendCertificate(j, code, &p, &certificate, &offer);
         EXPECT_TRUE(offer.has_sealed());
         // ...and it goes away without saying it is ready.
       },
@@ -322,6 +313,121 @@ TEST(PairingExchangeTest, AJoinerThatVanishesMidPairingLeavesNoPartialRoster) {
   EXPECT_FALSE(alex.engine->SharedSpace().has_value());
   EXPECT_EQ(alex.DeviceCount(), 1u);
   EXPECT_EQ(alex.engine->Spaces()->size(), 1u);
+}
+
+TEST(PairingExchangeTest, AReplayedSealedMessageInPlaceOfTheNextOneIsRefused) {
+  Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone");
+  const InviteCode code = CodeFor(7);
+  std::string log;
+  bool aborted = false;
+  auto result = InviteAgainst(
+      alex, sam, code,
+      [&](ScriptedJoiner& j) -> asio::awaitable<void> {
+        AfterPake p;
+        std::string certificate;
+        v1::PairingMessage offer;
+        co_await SendCertificate(j, code, &p, &certificate, &offer);
+        EXPECT_TRUE(offer.has_sealed());
+        // The certificate again, byte for byte, where "ready" belongs.
+        v1::PairingMessage replay;
+        replay.set_sealed(certificate);
+        { Status sent_ = co_await j.Send(replay); EXPECT_TRUE(sent_.ok()); }
+        v1::PairingMessage verdict = co_await j.Next();
+        aborted = verdict.has_abort();
+      },
+      &log);
+  EXPECT_TRUE(aborted);
+  EXPECT_EQ(result.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(log.find("something else than its readiness"), std::string::npos) << log;
+  EXPECT_EQ(alex.DeviceCount(), 1u);
+  EXPECT_FALSE(alex.engine->SharedSpace().has_value());
+}
+
+// Eve knows the code (she overheard it) and connects while Sam is halfway
+// through pairing: she is not even answered until Sam's pairing is done,
+// and then the invite is closed. Sam's pairing succeeds; Eve is in no roster.
+TEST(PairingExchangeTest, AThirdDeviceThatConnectsWhileAJoinerIsMidPairingGetsNothing) {
+  Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone"), eve("Eve", 3, "tablet");
+  const InviteCode code = CodeFor(7);
+  Loop loop;
+  InviteOptions options;
+  options.step_timeout = std::chrono::seconds(5);
+  OpenInvite invite(loop, alex, code, options);
+  std::optional<Result<Paired>> eve_joined;
+  bool sam_done = false;
+  bool eve_waiting_while_sam_paired = false;
+  asio::co_spawn(
+      loop.io(),
+      [&]() -> asio::awaitable<void> {
+        auto j = co_await ScriptedJoiner::Connect(sam, invite.endpoint());
+        AfterPake p;
+        std::string certificate;
+        v1::PairingMessage offer;
+        co_await SendCertificate(*j, code, &p, &certificate, &offer);
+        EXPECT_TRUE(p.exchange->Open(offer.sealed()).ok());
+        // Sam is mid-pairing: Eve joins with the right code.
+        asio::co_spawn(
+            loop.io(),
+            [&]() -> asio::awaitable<void> {
+              JoinOptions eve_options;
+              eve_options.env = eve.env.get();
+              eve_options.step_timeout = std::chrono::seconds(5);
+              eve_joined.emplace(co_await Join(*eve.engine, invite.endpoint(), code, eve_options));
+            },
+            asio::detached);
+        asio::steady_timer pause(loop.io());
+        pause.expires_after(std::chrono::milliseconds(300));
+        co_await pause.async_wait(asio::use_awaitable);
+        eve_waiting_while_sam_paired = !eve_joined.has_value();
+        // Sam goes on: ready, and the inviter says done.
+        v1::PairingSecret ready;
+        ready.mutable_ready();
+        v1::PairingMessage m;
+        m.set_sealed(p.exchange->Seal(ready));
+        { Status sent_ = co_await j->Send(m); EXPECT_TRUE(sent_.ok()); }
+        v1::PairingMessage done = co_await j->Next();
+        auto opened = p.exchange->Open(done.sealed());
+        EXPECT_TRUE(opened.ok() && opened->has_done());
+        co_await j->channel->Close();
+        sam_done = true;
+      },
+      asio::detached);
+  ASSERT_TRUE(loop.RunUntil([&] { return invite.done() && sam_done && eve_joined.has_value(); }));
+  EXPECT_TRUE(eve_waiting_while_sam_paired);
+  ASSERT_TRUE(invite.result().ok()) << invite.result().status().ToString();
+  EXPECT_EQ(invite.result()->peer.id, sam.engine->device().id);
+  EXPECT_EQ(eve_joined->status().code(), StatusCode::kUnavailable)
+      << eve_joined->status().ToString();
+  EXPECT_EQ(alex.DeviceCount(), 2u);
+  auto devices = alex.engine->Devices();
+  ASSERT_TRUE(devices.ok());
+  for (const RosterDevice& d : *devices) EXPECT_NE(d.card.id, eve.engine->device().id);
+  EXPECT_FALSE(eve.engine->SharedSpace().has_value());
+  EXPECT_EQ(eve.DeviceCount(), 1u);
+}
+
+// Eve races Sam to the invite with a wrong code: her attempt fails and
+// counts, and Sam, with the right code, pairs as if she had not been there.
+TEST(PairingExchangeTest, ARacingJoinerWithAWrongCodeDoesNotSpoilTheRealPairing) {
+  Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone"), eve("Eve", 3, "tablet");
+  const InviteCode code = CodeFor(7);
+  Loop loop;
+  OpenInvite invite(loop, alex, code, {});
+  auto eve_joined = JoinFrom(loop, eve, invite.endpoint(), CodeFor(8));
+  ASSERT_TRUE(eve_joined.has_value());
+  EXPECT_EQ(eve_joined->status().code(), StatusCode::kUnauthenticated);
+  EXPECT_FALSE(invite.done());  // one failed attempt does not close it
+  auto sam_joined = JoinFrom(loop, sam, invite.endpoint(), code);
+  ASSERT_TRUE(sam_joined && sam_joined->ok()) << (sam_joined ? sam_joined->status().ToString() : "");
+  ASSERT_TRUE(loop.RunUntil([&] { return invite.done(); }));
+  ASSERT_TRUE(invite.result().ok()) << invite.result().status().ToString();
+  EXPECT_EQ(invite.result()->peer.id, sam.engine->device().id);
+  EXPECT_EQ((*sam_joined)->safety_words, invite.result()->safety_words);
+  EXPECT_NE(invite.log().find("(1 of 3 failed attempts)"), std::string::npos) << invite.log();
+  EXPECT_EQ(alex.DeviceCount(), 2u);
+  EXPECT_EQ(sam.DeviceCount(), 2u);
+  EXPECT_EQ(eve.DeviceCount(), 1u);
+  EXPECT_FALSE(eve.engine->SharedSpace().has_value());
 }
 
 TEST(PairingExchangeTest, AMalformedCertificateIsRefusedWithAClearMessage) {

@@ -4,22 +4,17 @@
 // reach the partner and private ones never do, a linked device gets its
 // member's private entries, revocation and unpairing take effect, and
 // every bad input ends cleanly with a message and nothing half-written.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <set>
-#include <sstream>
-#include <thread>
 
 #include "tests/testing/fake_env.h"
+#include "tests/testing/kindred_child.h"
 
 namespace kindred {
 namespace {
@@ -27,121 +22,15 @@ namespace {
 using nlohmann::json;
 using testing::TempDir;
 
-std::string KindredBinary() {
-  if (const char* dir = std::getenv("KINDRED_BINARY_DIR"); dir && *dir) {
-    return std::string(dir) + "/bin/kindred";
-  }
-  return KINDRED_CLI_PATH;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// kindred in a child process, stdout and stderr in files, stdin /dev/null,
-// and only the environment given here.
-class Child {
- public:
-  Child(const std::vector<std::string>& args, const std::string& scratch) {
-    static int counter = 0;
-    const std::string base = scratch + "/child" + std::to_string(++counter);
-    out_path_ = base + ".out";
-    err_path_ = base + ".err";
-    std::vector<std::string> argv{KindredBinary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      int in = open("/dev/null", O_RDONLY);
-      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(err, 2);
-      std::vector<char*> raw;
-      for (auto& a : argv) raw.push_back(a.data());
-      raw.push_back(nullptr);
-      std::string path = "PATH=/usr/bin:/bin";
-      std::string tz = "TZ=UTC";
-      char* env[] = {path.data(), tz.data(), nullptr};
-      execve(raw[0], raw.data(), env);
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      Wait(std::chrono::seconds(5));
-    }
-  }
-  Child(const Child&) = delete;
-  Child& operator=(const Child&) = delete;
-
-  void Signal(int sig) { kill(pid_, sig); }
-  // The exit code, 128 + signal, or -1 if still running after `limit`.
-  int Wait(std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!exited_) {
-      int status = 0;
-      if (waitpid(pid_, &status, WNOHANG) == pid_) {
-        exited_ = true;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return -1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return code_;
-  }
-  std::string out() const { return ReadFile(out_path_); }
-  std::string err() const { return ReadFile(err_path_); }
-  // The text after `prefix` on the first stdout line that starts with it,
-  // waiting for it to appear (as a person reads the terminal).
-  std::string WaitForLine(const std::string& prefix) {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::istringstream lines(out());
-      std::string line;
-      while (std::getline(lines, line)) {
-        if (line.rfind(prefix, 0) == 0 && !lines.eof()) return line.substr(prefix.size());
-      }
-      if (exited_ || waitpid(pid_, nullptr, WNOHANG) == pid_) break;
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ADD_FAILURE() << "no line starting with '" << prefix << "'; stdout: " << out()
-                  << "; stderr: " << err();
-    return "";
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int code_ = -1;
-  std::string out_path_, err_path_;
-};
-
-struct Ran {
-  int code;
-  std::string out, err;
-};
-
-std::ostream& operator<<(std::ostream& os, const Ran& r) {
-  return os << "exit " << r.code << "\nstdout: " << r.out << "\nstderr: " << r.err;
-}
+using Child = testing::KindredChild;
+using testing::Ran;
 
 class PairingCliTest : public ::testing::Test {
  protected:
   void SetUp() override { signal(SIGPIPE, SIG_IGN); }
 
   std::string Home(const std::string& name) { return scratch_.path() + "/" + name; }
-  Ran Run(const std::vector<std::string>& args) {
-    Child child(args, scratch_.path());
-    const int code = child.Wait();
-    return {code, child.out(), child.err()};
-  }
+  Ran Run(const std::vector<std::string>& args) { return testing::RunKindred(args, scratch_.path()); }
   Ran Kindred(const std::string& home, std::vector<std::string> args) {
     args.insert(args.begin(), {"--home", Home(home)});
     return Run(args);
@@ -306,6 +195,29 @@ TEST_F(PairingCliTest, ALinkedDeviceReceivesItsMembersPrivateEntries) {
   for (const auto& d : devices) EXPECT_EQ(d["member"], "Alex");
 }
 
+TEST_F(PairingCliTest, WhatAnotherOfTheMembersDevicesSharedBeforePairingReachesThePartner) {
+  Init("alex", "Alex", "laptop");
+  Init("desk", "Alex", "desktop");
+  Init("sam", "Sam", "phone");
+  Pair("alex", "desk", "device");
+  SyncWith("alex", "desk");
+  // The desktop, not yet synced again, writes a shared and a private entry;
+  // meanwhile the laptop pairs with Sam.
+  Add("desk", "Shared from the desktop before it heard", true);
+  Add("desk", "Private on the desktop", false);
+  Pair("alex", "sam", "partner");
+  // The desktop syncs, hears of the couple's space, and moves its shared
+  // entry there; the laptop passes it on to Sam.
+  SyncWith("alex", "desk");
+  SyncWith("alex", "sam");
+  const std::set<std::string> sams = Texts("sam");
+  EXPECT_EQ(sams.count("Shared from the desktop before it heard"), 1u);
+  EXPECT_EQ(sams.count("Private on the desktop"), 0u);
+  const std::set<std::string> laptops = Texts("alex");
+  EXPECT_EQ(laptops.count("Shared from the desktop before it heard"), 1u);
+  EXPECT_EQ(laptops.count("Private on the desktop"), 1u);
+}
+
 TEST_F(PairingCliTest, AWrongCodeFailsOnBothSidesAndThreeFailuresCloseTheInvite) {
   Init("alex", "Alex", "laptop");
   Init("eve", "Eve", "phone");
@@ -372,6 +284,100 @@ TEST_F(PairingCliTest, JoinFindsTheInviteOnTheLocalNetworkWithoutPeer) {
   ASSERT_EQ(joined.code, 0) << joined;
   ASSERT_EQ(invite->Wait(std::chrono::seconds(30)), 0) << invite->err();
   EXPECT_EQ(json::parse(joined.out)["safety"], invite->WaitForLine("safety: "));
+}
+
+// While `kindred serve` holds the laptop's store, `kindred invite` runs in
+// it: the code and port still show at once, and serve, which keeps
+// running, accepts the new device and syncs with it.
+TEST_F(PairingCliTest, InviteWorksWhileServeRunsAndServeSyncsWithTheNewDevice) {
+  Init("alex", "Alex", "laptop");
+  Init("phone", "Alex", "phone");
+  Add("alex", "a private thought", false);
+  Child serve({"--home", Home("alex"), "serve", "--listen", "127.0.0.1:0"}, scratch_.path());
+  const std::string where = serve.WaitForLine("listening on ");
+  auto invite = Invite("alex", "device");
+  EXPECT_EQ(invite->Wait(std::chrono::milliseconds(0)), -1) << "the code shows while it waits";
+  EXPECT_NE(peer_.rfind("127.0.0.1:", 0), std::string::npos);
+  EXPECT_NE(peer_, where);
+  Ran joined = Join("phone", code_);
+  ASSERT_EQ(joined.code, 0) << joined;
+  ASSERT_EQ(invite->Wait(std::chrono::seconds(30)), 0) << invite->err();
+  json j = json::parse(joined.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << joined.out;
+  EXPECT_EQ(invite->WaitForLine("safety: "), j["safety"]);
+  EXPECT_NE(invite->out().find("paired with Alex's phone (" + DeviceId("phone") + ")"),
+            std::string::npos)
+      << invite->out();
+  EXPECT_NE(invite->err().find("`kindred serve` keeps running here"), std::string::npos)
+      << invite->err();
+
+  Ran synced = Kindred("phone", {"sync", "--peer", where});
+  ASSERT_EQ(synced.code, 0) << synced;
+  EXPECT_EQ(Texts("phone"), (std::set<std::string>{"a private thought"}));
+  Add("alex", "written after linking", false);  // through serve
+  ASSERT_EQ(Kindred("phone", {"sync", "--peer", where}).code, 0);
+  EXPECT_TRUE(Texts("phone").count("written after linking"));
+  EXPECT_EQ(Devices("alex").size(), 2u);
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(std::chrono::seconds(20)), 0) << serve.err();
+  EXPECT_NE(serve.err().find("connected from 127.0.0.1: Alex's phone"), std::string::npos)
+      << serve.err();
+}
+
+// Both partners keep `kindred serve` running: the invite runs in Alex's,
+// the join in Sam's, and Sam's shared entries reach Alex's serve.
+TEST_F(PairingCliTest, PartnersPairWhileBothServesRun) {
+  Init("alex", "Alex", "laptop");
+  Init("sam", "Sam", "phone");
+  Add("sam", "from Sam, shared", true);
+  Add("sam", "from Sam, private", false);
+  Child alex_serve({"--home", Home("alex"), "serve", "--listen", "127.0.0.1:0"}, scratch_.path());
+  const std::string alex_at = alex_serve.WaitForLine("listening on ");
+  Child sam_serve({"--home", Home("sam"), "serve", "--listen", "127.0.0.1:0"}, scratch_.path());
+  ASSERT_FALSE(sam_serve.WaitForLine("listening on ").empty());
+  auto [a, s] = Pair("alex", "sam", "partner");
+  EXPECT_EQ(a, s);
+  EXPECT_FALSE(a.empty());
+  Ran synced = Kindred("sam", {"sync", "--peer", alex_at});
+  ASSERT_EQ(synced.code, 0) << synced;
+  EXPECT_EQ(Texts("alex"), (std::set<std::string>{"from Sam, shared"}));
+  EXPECT_EQ(Devices("sam").size(), 2u);
+  sam_serve.Signal(SIGTERM);
+  alex_serve.Signal(SIGTERM);
+  EXPECT_EQ(sam_serve.Wait(std::chrono::seconds(20)), 0) << sam_serve.err();
+  EXPECT_EQ(alex_serve.Wait(std::chrono::seconds(20)), 0) << alex_serve.err();
+}
+
+// Ctrl-C on the terminal of an invite that serve runs closes the invite and
+// leaves serve free for other commands; so does stopping serve.
+TEST_F(PairingCliTest, AnInviteRunByServeClosesOnCtrlCOrWhenServeStops) {
+  Init("alex", "Alex", "laptop");
+  Init("sam", "Sam", "phone");
+  Child serve({"--home", Home("alex"), "serve", "--listen", "127.0.0.1:0"}, scratch_.path());
+  ASSERT_FALSE(serve.WaitForLine("listening on ").empty());
+  auto invite = Invite("alex", "partner");
+  invite->Signal(SIGINT);
+  EXPECT_EQ(invite->Wait(std::chrono::seconds(10)), 128 + SIGINT);
+  const auto start = std::chrono::steady_clock::now();
+  Ran list = Kindred("alex", {"journal", "list"});
+  EXPECT_EQ(list.code, 0) << list;
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
+  Ran late = Join("sam", code_);
+  EXPECT_EQ(late.code, 3) << late;
+  EXPECT_NE(late.err.find("cannot reach an invite"), std::string::npos) << late;
+  EXPECT_NE(serve.err().find("the terminal that ran `kindred invite` went away; cancelled it"),
+            std::string::npos)
+      << serve.err();
+
+  auto again = Invite("alex", "partner");
+  serve.Signal(SIGTERM);
+  EXPECT_EQ(serve.Wait(std::chrono::seconds(20)), 0) << serve.err();
+  EXPECT_EQ(again->Wait(std::chrono::seconds(20)), 3) << again->err();
+  EXPECT_NE(again->err().find("the invite was closed (kindred serve is stopping)"),
+            std::string::npos)
+      << again->err();
+  EXPECT_EQ(Devices("alex").size(), 1u);
+  EXPECT_EQ(Devices("sam").size(), 1u);
 }
 
 TEST_F(PairingCliTest, ARevokedDeviceCanNoLongerSyncAndIsShownRevoked) {

@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -43,7 +44,7 @@ void Update(Device& d, const std::string& id, Args args) {
 }
 
 std::string AddJournal(Device& d, const std::string& text, bool shared) {
-  auto ids = d.engine->Commit(d.space(),
+  auto ids = d.engine->Commit(d.SpaceFor(shared),
                               {Mutation::Create("journal", {{"text", text}, {"shared", shared}})});
   EXPECT_TRUE(ids.ok()) << ids.status().ToString();
   return ids.ok() ? ids->front() : "";
@@ -51,7 +52,7 @@ std::string AddJournal(Device& d, const std::string& text, bool shared) {
 
 class CoupleTest : public ::testing::Test {
  protected:
-  CoupleTest() : alex_("Alex", 1, NotesOnly), sam_("Sam", 2, NotesOnly) { Link(alex_, sam_); }
+  CoupleTest() : alex_("Alex", 1, NotesOnly), sam_("Sam", 2, NotesOnly) { PairPartners(alex_, sam_); }
   Device alex_;
   Device sam_;
 };
@@ -67,6 +68,82 @@ TEST_F(CoupleTest, ARecordAPluginWritesSyncsToThePartnerAndReadsTheSameThere) {
   EXPECT_EQ(there["shared"], true);
   EXPECT_EQ(there["author"], "Alex");
   EXPECT_EQ(there, alex_.Json(kNotes, {"notes", "get"}, {{"id", {id}}}));
+}
+
+// What Sam's device holds of a plugin's collection, in every space it has.
+std::set<std::string> HeldIds(Device& d, const std::string& collection) {
+  std::set<std::string> out;
+  std::vector<SpaceId> spaces = d.engine->SharedSpaces();
+  spaces.push_back(d.space());
+  for (const SpaceId& space : spaces) {
+    Status s = d.engine->Scan(space, plugin::EngineCollection(kNotes, collection),
+                              [&](const Record& r) {
+                                out.insert(r.id);
+                                return true;
+                              });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
+  return out;
+}
+
+TEST_F(CoupleTest, APrivateRecordNeverLeavesItsAuthorsDevicesNotEvenEncrypted) {
+  const std::string shared = Create(alex_, {{"title", {"For us"}}, {"shared", {}}});
+  const std::string secret = Create(alex_, {{"title", {"Only mine"}}});
+  // The private one is in Alex's personal space, which Sam's device does not hold.
+  auto mine = alex_.engine->Get(alex_.space(), plugin::EngineCollection(kNotes, "items"), secret);
+  ASSERT_TRUE(mine.ok()) << mine.status().ToString();
+  EXPECT_FALSE(sam_.engine->SpaceDevices(alex_.space()).ok());
+  Push(alex_, sam_);
+  EXPECT_EQ(HeldIds(sam_, "items"), (std::set<std::string>{shared}));
+  auto there = sam_.Run(kNotes, {"notes", "get"}, {{"id", {secret}}});
+  ASSERT_TRUE(there.ok());
+  EXPECT_NE(there->exit_code(), 0);
+}
+
+TEST_F(CoupleTest, SharingARecordLaterMovesItToThePartnerAndUnsharingTakesItBack) {
+  const std::string id = Create(alex_, {{"title", {"A wish"}}});
+  Update(alex_, id, {{"like", {"2"}}, {"tag", {"someday"}}});
+  Push(alex_, sam_);
+  EXPECT_TRUE(HeldIds(sam_, "items").empty());
+
+  Update(alex_, id, {{"share", {}}});
+  Push(alex_, sam_);
+  auto there = sam_.Json(kNotes, {"notes", "get"}, {{"id", {id}}});
+  EXPECT_EQ(there["title"], "A wish");
+  EXPECT_EQ(there["likes"], 2);
+  EXPECT_EQ(there["tags"], nlohmann::json::array({"someday"}));
+  EXPECT_EQ(there["shared"], true);
+  EXPECT_EQ(there, alex_.Json(kNotes, {"notes", "get"}, {{"id", {id}}}));
+
+  // Made private again: it leaves the shared space, so Sam no longer has it,
+  // and Alex still does, whole.
+  Update(alex_, id, {{"unshare", {}}});
+  Push(alex_, sam_);
+  auto gone = sam_.Run(kNotes, {"notes", "get"}, {{"id", {id}}});
+  ASSERT_TRUE(gone.ok());
+  EXPECT_NE(gone->exit_code(), 0);
+  auto kept = alex_.Json(kNotes, {"notes", "get"}, {{"id", {id}}});
+  EXPECT_EQ(kept["title"], "A wish");
+  EXPECT_EQ(kept["likes"], 2);
+  EXPECT_EQ(kept["shared"], false);
+}
+
+TEST(HostPairingTest, SharedRecordsWrittenBeforePairingMoveIntoTheCouplesSpace) {
+  Device alex("Alex", 1, NotesOnly), sam("Sam", 2, NotesOnly);
+  const std::string early = Create(alex, {{"title", {"Before we paired"}}, {"shared", {}}});
+  const std::string secret = Create(alex, {{"title", {"Still mine"}}});
+  PairPartners(alex, sam);
+  alex.StartHost();  // the next command, as the CLI starts one
+  auto moved = alex.engine->Get(*alex.engine->SharedSpace(),
+                                plugin::EngineCollection(kNotes, "items"), early);
+  ASSERT_TRUE(moved.ok()) << moved.status().ToString();
+  EXPECT_FALSE(alex.engine->Get(alex.space(), plugin::EngineCollection(kNotes, "items"), early).ok());
+  Push(alex, sam);
+  EXPECT_EQ(HeldIds(sam, "items"), (std::set<std::string>{early}));
+  auto there = sam.Json(kNotes, {"notes", "get"}, {{"id", {early}}});
+  EXPECT_EQ(there["title"], "Before we paired");
+  EXPECT_EQ(there["author"], "Alex");
+  EXPECT_EQ(alex.Json(kNotes, {"notes", "get"}, {{"id", {secret}}})["title"], "Still mine");
 }
 
 TEST_F(CoupleTest, EachFieldMergesByItsOwnRuleWhenBothPartnersWriteAtOnce) {
@@ -130,7 +207,7 @@ TEST_F(CoupleTest, AViewFollowsRecordsAsTheyArriveFromSync) {
 
   ASSERT_TRUE(
       alex_.engine
-          ->Commit(alex_.space(),
+          ->Commit(alex_.SpaceFor(true),
                    {Mutation::Delete(plugin::EngineCollection("org.test.notes", "items"), second)})
           .ok());
   Push(alex_, sam_);

@@ -1,7 +1,7 @@
 // What the plugin tests share: a device (a temporary home with a fake clock,
 // an engine, a registry and a plugin host over them), running a plugin's
-// command as the CLI would, and linking and syncing two devices through the
-// engine API (as tests/core/sync_test.cc does).
+// command as the CLI would, and pairing and syncing two devices through the
+// engine API (as tests/core/roster_test.cc does).
 #ifndef KINDRED_TESTS_PLUGIN_PLUGIN_FIXTURE_H_
 #define KINDRED_TESTS_PLUGIN_PLUGIN_FIXTURE_H_
 
@@ -73,7 +73,16 @@ struct Device {
 
   std::string Home() const { return dir.path() + "/home"; }
   std::string StatePath() const { return dir.path() + "/home/plugin-state.json"; }
+  // The personal space.
   SpaceId space() const { return engine->device().personal_space; }
+  // Where a record of this visibility lives: shared ones in the couple's
+  // shared space once paired, the rest in the personal space.
+  SpaceId SpaceFor(bool shared) const {
+    if (shared) {
+      if (auto s = engine->SharedSpace()) return *s;
+    }
+    return space();
+  }
   FakeClock& clock() { return env->fake_clock(); }
 
   // Runs `path` of plugin `id` with `args`, as the CLI does.
@@ -111,27 +120,37 @@ struct Device {
   }
 };
 
-// Joins `joiner` into `owner`'s space: the couple keeps one space, as before pairing.
-inline void Link(Device& owner, Device& joiner) {
-  auto grant = owner.engine->GrantSpace(owner.space(), joiner.engine->card());
-  ASSERT_TRUE(grant.ok()) << grant.status().ToString();
-  auto joined = joiner.engine->AcceptSpace(*grant, owner.engine->card(), /*as_personal=*/true);
+// Pairs two members' devices as partners, as `kindred invite partner` /
+// `kindred join` do once both are authenticated: they get the couple's
+// shared space, and each keeps a personal space the other never holds.
+inline void PairPartners(Device& inviter, Device& joiner) {
+  auto pending = inviter.engine->PrepareAdmission(joiner.engine->card(), PairingKind::kPartner);
+  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
+  ASSERT_TRUE(inviter.engine->CompleteAdmission(**pending).ok());
+  auto joined = joiner.engine->AcceptAdmission((*pending)->grants(), inviter.engine->card(),
+                                               PairingKind::kPartner);
   ASSERT_TRUE(joined.ok()) << joined.status().ToString();
 }
 
-// Everything `from` has of its space that `to` lacks. Returns ops moved.
+// Everything `from` has, of every space both devices hold, that `to`
+// lacks. Returns ops moved.
 inline uint64_t Push(Device& from, Device& to) {
-  const SpaceId space = from.space();
-  auto theirs = to.engine->Versions(space);
-  EXPECT_TRUE(theirs.ok());
+  std::vector<SpaceId> spaces = from.engine->SharedSpaces();
+  spaces.push_back(from.space());
   uint64_t moved = 0;
-  Status s = from.engine->ReadMissing(space, *theirs, 64, [&](OpBatch&& batch) {
-    auto n = to.engine->Ingest(batch);
-    EXPECT_TRUE(n.ok()) << n.status().ToString();
-    moved += n.ok() ? *n : 0;
-    return n.ok();
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  for (const SpaceId& space : spaces) {
+    if (!to.engine->SpaceDevices(space).ok()) continue;  // not a space `to` belongs to
+    auto theirs = to.engine->Versions(space);
+    EXPECT_TRUE(theirs.ok()) << theirs.status().ToString();
+    if (!theirs.ok()) continue;
+    Status s = from.engine->ReadMissing(space, *theirs, 64, [&](OpBatch&& batch) {
+      auto n = to.engine->Ingest(batch);
+      EXPECT_TRUE(n.ok()) << n.status().ToString();
+      moved += n.ok() ? *n : 0;
+      return n.ok();
+    });
+    EXPECT_TRUE(s.ok()) << s.ToString();
+  }
   return moved;
 }
 

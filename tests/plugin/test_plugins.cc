@@ -46,7 +46,9 @@ class NotesPlugin final : public kp::Plugin {
         .Option("like", "Add to likes", kp::ValueType::kInteger)
         .Option("tag", "Add a tag")
         .Option("untag", "Remove a tag")
-        .Option("log", "Append to the log");
+        .Option("log", "Append to the log")
+        .Flag("share", "Share it from now on")
+        .Flag("unshare", "Make it private from now on");
     m.Command({"notes", "get"}, "Show an item as JSON").Positional("id", "Item");
     m.Command({"notes", "read"}, "Read any collection").Positional("collection", "Collection");
     m.Command({"notes", "write"}, "Write to any collection").Positional("collection", "Collection");
@@ -78,6 +80,8 @@ class NotesPlugin final : public kp::Plugin {
       if (c.Has("tag")) change.Insert("tags", c.Get("tag"));
       if (c.Has("untag")) change.Erase("tags", c.Get("untag"));
       if (c.Has("log")) change.Append("log", c.Get("log"));
+      if (c.Has("share")) change.Shared(true);
+      if (c.Has("unshare")) change.Shared(false);
       auto id = host.Commit(change);
       if (!id.ok()) return Error(id.error());
       return kp::CommandResult::Ok(*id);

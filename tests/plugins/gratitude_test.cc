@@ -17,7 +17,7 @@ class GratitudeTest : public ::testing::Test {
  protected:
   GratitudeTest()
       : alex_("Alex", 1, RegisterBuiltinPlugins), sam_("Sam", 2, RegisterBuiltinPlugins) {
-    Link(alex_, sam_);
+    PairPartners(alex_, sam_);
   }
   std::string Add(Device& d, const std::string& text, bool priv = false) {
     Args args{{"text", {text}}};

@@ -20,7 +20,7 @@ constexpr int64_t kHour = int64_t{3600} * 1000000;
 class RepairTest : public ::testing::Test {
  protected:
   RepairTest() : alex_("Alex", 1, RegisterBuiltinPlugins), sam_("Sam", 2, RegisterBuiltinPlugins) {
-    Link(alex_, sam_);
+    PairPartners(alex_, sam_);
   }
   std::string Open(Device& d, const std::string& topic) {
     auto j = d.Json(kRepair, {"repair", "open"}, {{"topic", {topic}}});

@@ -41,7 +41,7 @@ class StatsTest : public ::testing::Test {
   StatsTest()
       : alex_("Alex", 1, RegisterBuiltinPlugins, false, At(0, 0, 7)),
         sam_("Sam", 2, RegisterBuiltinPlugins, false, At(0, 0, 7)) {
-    Link(alex_, sam_);
+    PairPartners(alex_, sam_);
   }
 
   void Clock(int64_t micros) {
@@ -57,7 +57,7 @@ class StatsTest : public ::testing::Test {
   void Journal(Device& d, int64_t when, const std::string& tag, bool shared) {
     Clock(when);
     ASSERT_TRUE(d.engine
-                    ->Commit(d.space(),
+                    ->Commit(d.SpaceFor(shared),
                              {Mutation::Create("journal", {{"text", std::string("a moment")},
                                                            {"tags", std::vector<std::string>{tag}},
                                                            {"shared", shared}})})

@@ -2,22 +2,19 @@
 // 127.0.0.1: serve and sync, their exit codes and messages, and SIGKILL of
 // either side in the middle of a sync, after which the next sync resumes
 // where the last one stopped and nothing acknowledged is lost.
-#include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
-#include <fstream>
 #include <map>
 #include <nlohmann/json.hpp>
 #include <random>
-#include <sstream>
 #include <thread>
 
 #include "tests/sync/sync_test_util.h"
+#include "tests/testing/kindred_child.h"
 
 namespace kindred::sync {
 namespace {
@@ -25,115 +22,10 @@ namespace {
 using nlohmann::json;
 using testing::TempDir;
 
-std::string KindredBinary() {
-  if (const char* dir = std::getenv("KINDRED_BINARY_DIR"); dir && *dir) {
-    return std::string(dir) + "/bin/kindred";
-  }
-  return KINDRED_CLI_PATH;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A child process running kindred, with stdout and stderr in files.
-class Child {
- public:
-  // Runs kindred with `args`; stdin is `input` (else /dev/null); the working
-  // directory is `cwd` (else this process's).
-  Child(const std::vector<std::string>& args, const std::string& scratch,
-        const std::optional<std::string>& input = std::nullopt, const std::string& cwd = "") {
-    static int counter = 0;
-    const std::string base = scratch + "/child" + std::to_string(++counter);
-    out_path_ = base + ".out";
-    err_path_ = base + ".err";
-    const std::string in_path = base + ".in";
-    if (input) std::ofstream(in_path, std::ios::binary) << *input;
-    std::vector<std::string> argv{KindredBinary()};
-    argv.insert(argv.end(), args.begin(), args.end());
-    pid_ = fork();
-    if (pid_ == 0) {
-      setpgid(0, 0);
-      if (!cwd.empty() && chdir(cwd.c_str()) != 0) _exit(126);
-      int in = open(input ? in_path.c_str() : "/dev/null", O_RDONLY);
-      int out = open(out_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      int err = open(err_path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-      dup2(in, 0);
-      dup2(out, 1);
-      dup2(err, 2);
-      std::vector<char*> raw;
-      for (auto& a : argv) raw.push_back(a.data());
-      raw.push_back(nullptr);
-      std::string path = "PATH=/usr/bin:/bin";
-      std::string kdf = "KINDRED_KDF=interactive";
-      std::string tz = "TZ=UTC";
-      char* env[] = {path.data(), kdf.data(), tz.data(), nullptr};
-      execve(raw[0], raw.data(), env);
-      _exit(127);
-    }
-  }
-  ~Child() {
-    if (pid_ > 0 && !exited_) {
-      kill(pid_, SIGKILL);
-      Wait(std::chrono::seconds(5));
-    }
-  }
-  void Signal(int sig) { kill(pid_, sig); }
-  // The exit code, 128 + signal when killed, or -1 if it is still running after `limit`.
-  int Wait(std::chrono::milliseconds limit = std::chrono::seconds(60)) {
-    const auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!exited_) {
-      int status = 0;
-      pid_t r = waitpid(pid_, &status, WNOHANG);
-      if (r == pid_) {
-        exited_ = true;
-        code_ = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        break;
-      }
-      if (std::chrono::steady_clock::now() > deadline) return -1;
-      std::this_thread::sleep_for(std::chrono::milliseconds(2));
-    }
-    return code_;
-  }
-  std::string out() const { return ReadFile(out_path_); }
-  std::string err() const { return ReadFile(err_path_); }
-  // Waits for `kindred serve`'s first line and returns the port.
-  uint16_t ListeningPort() {
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-    while (std::chrono::steady_clock::now() < deadline) {
-      std::string text = out();
-      const std::string prefix = "listening on 127.0.0.1:";
-      if (text.rfind(prefix, 0) == 0 && text.find('\n') != std::string::npos) {
-        return static_cast<uint16_t>(std::stoi(text.substr(prefix.size())));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-    ADD_FAILURE() << "serve did not say where it listens; stderr: " << err();
-    return 0;
-  }
-
- private:
-  pid_t pid_ = -1;
-  bool exited_ = false;
-  int code_ = -1;
-  std::string out_path_, err_path_;
-};
-
-struct Ran {
-  int code;
-  std::string out, err;
-};
-
-Ran RunKindred(const std::vector<std::string>& args, const std::string& scratch,
-               const std::optional<std::string>& input = std::nullopt,
-               const std::string& cwd = "") {
-  Child child(args, scratch, input, cwd);
-  int code = child.Wait();
-  return {code, child.out(), child.err()};
-}
+using Child = kindred::testing::KindredChild;
+using kindred::testing::Ran;
+using kindred::testing::ReadFile;
+using kindred::testing::RunKindred;
 
 class CliSyncTest : public ::testing::Test {
  protected:

@@ -60,7 +60,9 @@ struct Mutation {
   Kind kind = Kind::kCreate;
   std::string collection;
   // Update, delete and purge: the record. Create: empty to derive a fresh id,
-  // or an explicit id (e.g. on import).
+  // or an explicit id (e.g. on import, or a record moving between spaces);
+  // an explicit id may be that of a deleted record, which the create brings
+  // back (with only the new fields), but not that of a live one.
   std::string id;
   // Create and update: the fields to set. An update supersedes every version
   // of each named field this device has seen, resolving a conflict.
