@@ -11,49 +11,16 @@
 
 #include "kindred/engine.h"
 #include "kindred/v1/store.pb.h"
-#include "tests/testing/fake_env.h"
+#include "tests/testing/engine_fixture.h"
 
 namespace kindred {
 namespace {
 
-using testing::TempDir;
-using testing::TestEnv;
-
-struct Device {
-  TempDir dir;
-  std::unique_ptr<TestEnv> env;
-  std::unique_ptr<Engine> engine;
-
-  Device(const std::string& name, uint64_t seed, const std::string& device_name = "device")
-      : env(std::make_unique<TestEnv>(seed)) {
-    InitOptions init;
-    init.engine.home = dir.path();
-    init.engine.env = env.get();
-    init.engine.sync_writes = false;
-    init.member_name = name;
-    init.device_name = device_name;
-    auto e = Engine::Init(init);
-    EXPECT_TRUE(e.ok()) << e.status().ToString();
-    engine = std::move(*e);
-  }
-  SpaceId space() const { return engine->device().personal_space; }
-  DeviceId id() const { return engine->device().id; }
-};
-
-void Link(Device& owner, Device& joiner) {
-  auto grant = owner.engine->GrantSpace(owner.space(), joiner.engine->card());
-  ASSERT_TRUE(grant.ok()) << grant.status().ToString();
-  ASSERT_TRUE(joiner.engine->AcceptSpace(*grant, owner.engine->card(), true).ok());
-}
-
-// Pairs `joiner` with `inviter` as pairing does once both are authenticated.
-void Admit(Device& inviter, Device& joiner, PairingKind kind) {
-  auto pending = inviter.engine->PrepareAdmission(joiner.engine->card(), kind);
-  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
-  ASSERT_TRUE(inviter.engine->CompleteAdmission(**pending).ok());
-  auto joined = joiner.engine->AcceptAdmission((*pending)->grants(), inviter.engine->card(), kind);
-  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
-}
+using Device = testing::TestDevice;
+using testing::Admit;
+using testing::Link;
+using testing::ReadAll;
+using testing::Snapshot;
 
 void AddMany(Engine& e, const SpaceId& space, int n, const std::string& text) {
   std::vector<Mutation> batch;
@@ -63,17 +30,6 @@ void AddMany(Engine& e, const SpaceId& space, int n, const std::string& text) {
   }
   auto ids = e.Commit(space, batch);
   ASSERT_TRUE(ids.ok()) << ids.status().ToString();
-}
-
-std::vector<OpBatch> ReadAll(Engine& e, const SpaceId& space, const VersionVector& theirs,
-                             size_t max_ops) {
-  std::vector<OpBatch> out;
-  Status s = e.ReadMissing(space, theirs, max_ops, [&](OpBatch&& b) {
-    out.push_back(std::move(b));
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out;
 }
 
 // Runs of one log, one after the other, as one batch under the last signature.
@@ -87,16 +43,6 @@ OpBatch Concatenate(const std::vector<OpBatch>& runs) {
   return out;
 }
 
-std::string Snapshot(Engine& e, const SpaceId& space) {
-  std::string out;
-  Status s = e.Scan(space, "journal", [&](const Record& r) {
-    out += r.id + "=" + r.Text("text") + "/" + std::to_string(r.Int("mood").value_or(-1)) + ";";
-    return true;
-  });
-  EXPECT_TRUE(s.ok());
-  return out;
-}
-
 uint64_t HeldOf(Engine& e, const SpaceId& space, const DeviceId& device) {
   auto vv = e.Versions(space);
   EXPECT_TRUE(vv.ok());
@@ -105,7 +51,7 @@ uint64_t HeldOf(Engine& e, const SpaceId& space, const DeviceId& device) {
 }
 
 TEST(IngestTest, LargeBatchesAreCheckedOnBothCoresAndConverge) {
-  Device a("Alex", 1), b("Alex", 2);
+  Device a("Alex", 1, "laptop"), b("Alex", 2, "phone");
   Link(a, b);
   AddMany(*a.engine, a.space(), 700, "first");
   AddMany(*a.engine, a.space(), 300, "second");
@@ -120,7 +66,7 @@ TEST(IngestTest, LargeBatchesAreCheckedOnBothCoresAndConverge) {
   EXPECT_EQ(report.ops, 1000u);
   EXPECT_EQ(report.decrypted, 1000u);
   // What b stores, it serves: a third device gets the same.
-  Device c("Alex", 3);
+  Device c("Alex", 3, "tablet");
   Link(a, c);
   for (const OpBatch& batch : ReadAll(*b.engine, a.space(), {}, 256)) {
     ASSERT_TRUE(c.engine->Ingest(batch).ok());
@@ -129,7 +75,7 @@ TEST(IngestTest, LargeBatchesAreCheckedOnBothCoresAndConverge) {
 }
 
 TEST(IngestTest, AnAlteredOpAnywhereInALargeBatchIsRefusedAndNothingIsStored) {
-  Device a("Alex", 1), b("Alex", 2);
+  Device a("Alex", 1, "laptop"), b("Alex", 2, "phone");
   Link(a, b);
   AddMany(*a.engine, a.space(), 300, "entry");
   auto batches = ReadAll(*a.engine, a.space(), {}, 1000);
@@ -178,7 +124,7 @@ TEST(IngestTest, AnAlteredOpAnywhereInALargeBatchIsRefusedAndNothingIsStored) {
 }
 
 TEST(IngestTest, ConsecutiveRunsIngestAsOneBatchUnderTheLastSignature) {
-  Device a("Alex", 1), b("Alex", 2), c("Alex", 3);
+  Device a("Alex", 1, "laptop"), b("Alex", 2, "phone"), c("Alex", 3, "tablet");
   Link(a, b);
   Link(a, c);
   AddMany(*a.engine, a.space(), 200, "one");

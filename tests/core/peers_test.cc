@@ -11,16 +11,8 @@
 namespace kindred {
 namespace {
 
-struct Device : testing::TestDevice {
-  using TestDevice::TestDevice;
-  SpaceId space() const { return engine->device().personal_space; }
-};
-
-void Link(Device& owner, Device& joiner) {
-  auto grant = owner.engine->GrantSpace(owner.space(), joiner.engine->card());
-  ASSERT_TRUE(grant.ok());
-  ASSERT_TRUE(joiner.engine->AcceptSpace(*grant, owner.engine->card(), true).ok());
-}
+using Device = testing::TestDevice;
+using testing::Link;
 
 TEST(EnginePeersTest, PeersAreTheOtherDevicesOfTheRostersWithWhatIsRememberedAboutThem) {
   Device a("Alex", 1, "laptop"), b("Alex", 2, "phone"), eve("Eve", 3, "hers");

@@ -12,10 +12,11 @@
 namespace kindred {
 namespace {
 
+using testing::Push;
+
 struct Device : testing::TestDevice {
   using TestDevice::TestDevice;
-  SpaceId personal() const { return engine->device().personal_space; }
-  DeviceId id() const { return engine->device().id; }
+  SpaceId personal() const { return space(); }
   SpaceId shared() const {
     auto s = engine->SharedSpace();
     EXPECT_TRUE(s.has_value());
@@ -48,29 +49,6 @@ void Admit(Device& inviter, Device& joiner, PairingKind kind) {
   ASSERT_TRUE(inviter.engine->CompleteAdmission(**pending).ok());
   auto joined = joiner.engine->AcceptAdmission((*pending)->grants(), inviter.engine->card(), kind);
   ASSERT_TRUE(joined.ok()) << joined.status().ToString();
-}
-
-// Moves what `to` lacks of `space` from `from`, optionally only the logs of
-// `only`. Returns the first refusal, or the ops moved.
-Result<uint64_t> Push(Engine& from, Engine& to, const SpaceId& space,
-                      std::optional<DeviceId> only = std::nullopt) {
-  auto theirs = to.Versions(space);
-  if (!theirs.ok()) return theirs.status();
-  uint64_t moved = 0;
-  Status refused;
-  Status s = from.ReadMissing(space, *theirs, 1000, [&](OpBatch&& batch) {
-    if (only && batch.device != *only) return true;
-    auto n = to.Ingest(batch);
-    if (!n.ok()) {
-      refused = n.status();
-      return false;
-    }
-    moved += *n;
-    return true;
-  });
-  if (!s.ok()) return s;
-  if (!refused.ok()) return refused;
-  return moved;
 }
 
 void SyncBoth(Device& a, Device& b, const SpaceId& space) {
@@ -316,7 +294,7 @@ TEST(RosterTest, OpsUnderAKeyThatHasNotArrivedWaitAndMergeOnceItDoes) {
   SyncBoth(alex, sam, alex.shared());
   sam.Add(sam.shared(), "under the new key");
   // Sam's laptop gets Sam's log before Alex's, which carries the key.
-  auto early = Push(*sam.engine, *sam_laptop.engine, sam.shared(), sam.id());
+  auto early = Push(*sam.engine, *sam_laptop.engine, sam.shared(), 1000, sam.id());
   ASSERT_TRUE(early.ok()) << early.status().ToString();
   EXPECT_FALSE(sam_laptop.Texts(sam.shared()).count("under the new key"));
   VerifyReport waiting;

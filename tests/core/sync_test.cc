@@ -6,72 +6,36 @@
 
 #include "kindred/engine.h"
 #include "kindred/v1/store.pb.h"
-#include "tests/testing/fake_env.h"
+#include "tests/testing/engine_fixture.h"
 
 namespace kindred {
 namespace {
 
+using testing::ReadAll;
+using testing::Snapshot;
 using testing::TempDir;
-using testing::TestEnv;
 
-struct Device {
-  TempDir dir;
-  std::unique_ptr<TestEnv> env;
-  std::unique_ptr<Engine> engine;
-
-  Device(const std::string& name, uint64_t seed) : env(std::make_unique<TestEnv>(seed)) {
-    InitOptions init;
-    init.engine.home = dir.path();
-    init.engine.env = env.get();
-    init.engine.sync_writes = false;
-    init.member_name = name;
-    init.device_name = name + "-device";
-    auto e = Engine::Init(init);
-    EXPECT_TRUE(e.ok()) << e.status().ToString();
-    engine = std::move(*e);
-  }
-  SpaceId space() const { return engine->device().personal_space; }
+// A device named after its member.
+struct Device : testing::TestDevice {
+  Device(const std::string& name, uint64_t seed) : TestDevice(name, seed, name + "-device") {}
 };
 
-// Links `joiner` into `owner`'s personal space.
+// Links `joiner` into `owner`'s personal space, which becomes its own.
 void Link(Device& owner, Device& joiner) {
-  auto grant = owner.engine->GrantSpace(owner.space(), joiner.engine->card());
-  ASSERT_TRUE(grant.ok()) << grant.status().ToString();
-  auto joined = joiner.engine->AcceptSpace(*grant, owner.engine->card(), /*as_personal=*/true);
-  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
-  ASSERT_EQ(*joined, owner.space());
+  testing::Link(owner, joiner);
+  ASSERT_EQ(joiner.space(), owner.space());
 }
 
 // Everything `from` has of `space` that `to` lacks. Returns ops moved.
 uint64_t Push(Engine& from, Engine& to, const SpaceId& space, size_t max_ops = 64) {
-  auto theirs = to.Versions(space);
-  EXPECT_TRUE(theirs.ok());
-  uint64_t moved = 0;
-  Status s = from.ReadMissing(space, *theirs, max_ops, [&](OpBatch&& batch) {
-    auto n = to.Ingest(batch);
-    EXPECT_TRUE(n.ok()) << n.status().ToString();
-    moved += n.ok() ? *n : 0;
-    return n.ok();
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return moved;
+  auto moved = testing::Push(from, to, space, max_ops);
+  EXPECT_TRUE(moved.ok()) << moved.status().ToString();
+  return moved.ok() ? *moved : 0;
 }
 
 void SyncBoth(Device& a, Device& b) {
   Push(*a.engine, *b.engine, a.space());
   Push(*b.engine, *a.engine, a.space());
-}
-
-std::string Snapshot(Engine& e, const SpaceId& space) {
-  std::string out;
-  Status s = e.Scan(space, "journal", [&](const Record& r) {
-    out += r.id + "=" + r.Text("text") + "/" + std::to_string(r.Int("mood").value_or(0));
-    out += r.conflicts.empty() ? "" : "(conflict)";
-    out += ";";
-    return true;
-  });
-  EXPECT_TRUE(s.ok());
-  return out;
 }
 
 std::string Add(Device& d, const std::string& text) {
@@ -275,17 +239,6 @@ void AddMany(Device& d, int n, const std::string& text) {
   }
   auto ids = d.engine->Commit(d.space(), batch);
   ASSERT_TRUE(ids.ok()) << ids.status().ToString();
-}
-
-std::vector<OpBatch> ReadAll(Engine& e, const SpaceId& space, const VersionVector& theirs,
-                             size_t max_ops) {
-  std::vector<OpBatch> out;
-  Status s = e.ReadMissing(space, theirs, max_ops, [&](OpBatch&& b) {
-    out.push_back(std::move(b));
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
-  return out;
 }
 
 std::vector<std::pair<uint64_t, uint64_t>> Ranges(const std::vector<OpBatch>& batches) {

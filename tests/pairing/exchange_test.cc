@@ -150,6 +150,12 @@ struct ScriptedJoiner {
     m.set_pake(pake);
     co_return co_await Send(m);
   }
+  // Sends `m` and reads the inviter's answer: whether it aborted.
+  asio::awaitable<bool> SendAndHearAbort(const v1::PairingMessage& m) {
+    { Status sent_ = co_await Send(m); EXPECT_TRUE(sent_.ok()); }
+    v1::PairingMessage verdict = co_await Next();
+    co_return verdict.has_abort();
+  }
 };
 
 // Runs `script` against an invite that allows one failed attempt, and
@@ -253,6 +259,10 @@ struct AfterPake {
   std::unique_ptr<SealedExchange> exchange;
   std::string channel_hash;
   std::string transcript_hash;
+  // Once SendCertificate has run: the sealed certificate sent, and the
+  // inviter's answer (its sealed offer).
+  std::string sealed_certificate;
+  v1::PairingMessage offer;
 };
 
 // (Fills `*out` rather than returning it: GCC 12 double-destroys a
@@ -275,21 +285,58 @@ asio::awaitable<void> RunPake(ScriptedJoiner& j, const InviteCode& code, AfterPa
                                                   out.channel_hash, out.transcript_hash);
 }
 
-// Runs an honest PAKE and sends the joiner's sealed certificate; fills in
-// the sealed bytes sent and the inviter's answer (its sealed offer).
-asio::awaitable<void> SendCertificate(ScriptedJoiner& j, const InviteCode& code, AfterPake* p,
-                                      std::string* sealed_certificate,
-                                      v1::PairingMessage* offer) {
-  co_await RunPake(j, code, p);
-  auto cert = MakeCertificate(*j.device.engine, 'J', p->channel_hash, p->transcript_hash);
+// The joiner's certificate for the pairing `p` has run, spoilt by `spoil`
+// (if any), sealed.
+std::string SealedCertificate(ScriptedJoiner& j, const AfterPake& p,
+                              const std::function<void(v1::DeviceCertificate&)>& spoil) {
+  auto cert = MakeCertificate(*j.device.engine, 'J', p.channel_hash, p.transcript_hash);
   EXPECT_TRUE(cert.ok());
+  if (spoil) spoil(*cert);
   v1::PairingSecret secret;
   *secret.mutable_certificate() = *cert;
+  return p.exchange->Seal(secret);
+}
+
+// Runs an honest PAKE and sends the joiner's sealed certificate; fills in
+// the sealed bytes sent and the inviter's answer, which must be sealed.
+asio::awaitable<void> SendCertificate(ScriptedJoiner& j, const InviteCode& code, AfterPake* p) {
+  co_await RunPake(j, code, p);
   v1::PairingMessage m;
-  m.set_sealed(p->exchange->Seal(secret));
-  *sealed_certificate = m.sealed();
+  m.set_sealed(SealedCertificate(j, *p, nullptr));
+  p->sealed_certificate = m.sealed();
   { Status sent_ = co_await j.Send(m); EXPECT_TRUE(sent_.ok()); }
-  *offer = co_await j.Next();
+  p->offer = co_await j.Next();
+  EXPECT_TRUE(p->offer.has_sealed());
+}
+
+// Alex invites (code 7); Sam's scripted joiner runs an honest PAKE, sends
+// its honest certificate too if `after_certificate`, and then sends what
+// `cheat` makes. The inviter must abort, refuse the pairing with `expect`
+// in its log, and write nothing.
+using Cheat = std::function<v1::PairingMessage(ScriptedJoiner&, const AfterPake&)>;
+void ExpectCheatRefused(bool after_certificate, const Cheat& cheat, const std::string& expect) {
+  Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone");
+  const InviteCode code = CodeFor(7);
+  std::string log;
+  bool aborted = false;
+  auto result = InviteAgainst(
+      alex, sam, code,
+      [&](ScriptedJoiner& j) -> asio::awaitable<void> {
+        AfterPake p;
+        if (after_certificate) {
+          co_await SendCertificate(j, code, &p);
+        } else {
+          co_await RunPake(j, code, &p);
+        }
+        const v1::PairingMessage m = cheat(j, p);
+        aborted = co_await j.SendAndHearAbort(m);
+      },
+      &log);
+  EXPECT_TRUE(aborted);
+  EXPECT_EQ(result.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_NE(log.find(expect), std::string::npos) << log;
+  EXPECT_EQ(alex.DeviceCount(), 1u);
+  EXPECT_FALSE(alex.engine->SharedSpace().has_value());
 }
 
 TEST(PairingExchangeTest, AJoinerThatVanishesMidPairingLeavesNoPartialRoster) {
@@ -300,10 +347,7 @@ TEST(PairingExchangeTest, AJoinerThatVanishesMidPairingLeavesNoPartialRoster) {
       alex, sam, code,
       [&](ScriptedJoiner& j) -> asio::awaitable<void> {
         AfterPake p;
-        std::string certificate;
-        v1::PairingMessage offer;
-        co_await SendCertificate(j, code, &p, &certificate, &offer);
-        EXPECT_TRUE(offer.has_sealed());
+        co_await SendCertificate(j, code, &p);
         // ...and it goes away without saying it is ready.
       },
       &log);
@@ -316,31 +360,15 @@ TEST(PairingExchangeTest, AJoinerThatVanishesMidPairingLeavesNoPartialRoster) {
 }
 
 TEST(PairingExchangeTest, AReplayedSealedMessageInPlaceOfTheNextOneIsRefused) {
-  Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone");
-  const InviteCode code = CodeFor(7);
-  std::string log;
-  bool aborted = false;
-  auto result = InviteAgainst(
-      alex, sam, code,
-      [&](ScriptedJoiner& j) -> asio::awaitable<void> {
-        AfterPake p;
-        std::string certificate;
-        v1::PairingMessage offer;
-        co_await SendCertificate(j, code, &p, &certificate, &offer);
-        EXPECT_TRUE(offer.has_sealed());
+  ExpectCheatRefused(
+      /*after_certificate=*/true,
+      [](ScriptedJoiner&, const AfterPake& p) {
         // The certificate again, byte for byte, where "ready" belongs.
         v1::PairingMessage replay;
-        replay.set_sealed(certificate);
-        { Status sent_ = co_await j.Send(replay); EXPECT_TRUE(sent_.ok()); }
-        v1::PairingMessage verdict = co_await j.Next();
-        aborted = verdict.has_abort();
+        replay.set_sealed(p.sealed_certificate);
+        return replay;
       },
-      &log);
-  EXPECT_TRUE(aborted);
-  EXPECT_EQ(result.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_NE(log.find("something else than its readiness"), std::string::npos) << log;
-  EXPECT_EQ(alex.DeviceCount(), 1u);
-  EXPECT_FALSE(alex.engine->SharedSpace().has_value());
+      "something else than its readiness");
 }
 
 // Eve knows the code (she overheard it) and connects while Sam is halfway
@@ -361,10 +389,8 @@ TEST(PairingExchangeTest, AThirdDeviceThatConnectsWhileAJoinerIsMidPairingGetsNo
       [&]() -> asio::awaitable<void> {
         auto j = co_await ScriptedJoiner::Connect(sam, invite.endpoint());
         AfterPake p;
-        std::string certificate;
-        v1::PairingMessage offer;
-        co_await SendCertificate(*j, code, &p, &certificate, &offer);
-        EXPECT_TRUE(p.exchange->Open(offer.sealed()).ok());
+        co_await SendCertificate(*j, code, &p);
+        EXPECT_TRUE(p.exchange->Open(p.offer.sealed()).ok());
         // Sam is mid-pairing: Eve joins with the right code.
         asio::co_spawn(
             loop.io(),
@@ -449,31 +475,14 @@ TEST(PairingExchangeTest, AMalformedCertificateIsRefusedWithAClearMessage) {
   };
   for (const Case& c : cases) {
     SCOPED_TRACE(c.what);
-    Device alex("Alex", 1, "laptop"), sam("Sam", 2, "phone");
-    const InviteCode code = CodeFor(7);
-    std::string log;
-    bool aborted = false;
-    auto result = InviteAgainst(
-        alex, sam, code,
-        [&](ScriptedJoiner& j) -> asio::awaitable<void> {
-          AfterPake p;
-        co_await RunPake(j, code, &p);
-          auto cert = MakeCertificate(*sam.engine, 'J', p.channel_hash, p.transcript_hash);
-          c.spoil(*cert);
-          v1::PairingSecret secret;
-          *secret.mutable_certificate() = *cert;
+    ExpectCheatRefused(
+        /*after_certificate=*/false,
+        [&](ScriptedJoiner& j, const AfterPake& p) {
           v1::PairingMessage m;
-          m.set_sealed(p.exchange->Seal(secret));
-          { Status sent_ = co_await j.Send(m); EXPECT_TRUE(sent_.ok()); }
-          v1::PairingMessage verdict = co_await j.Next();
-          aborted = verdict.has_abort();
+          m.set_sealed(SealedCertificate(j, p, c.spoil));
+          return m;
         },
-        &log);
-    EXPECT_TRUE(aborted);
-    EXPECT_EQ(result.status().code(), StatusCode::kPermissionDenied);
-    EXPECT_NE(log.find(c.expect), std::string::npos) << log;
-    EXPECT_EQ(alex.DeviceCount(), 1u);
-    EXPECT_FALSE(alex.engine->SharedSpace().has_value());
+        c.expect);
   }
 }
 

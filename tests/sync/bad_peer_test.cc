@@ -4,26 +4,27 @@
 // nothing partial is stored, and the server keeps serving others.
 #include <gtest/gtest.h>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <filesystem>
 
-#include "engine/core/transport_key.h"
 #include "tests/sync/sync_test_util.h"
 
 namespace kindred::sync {
 namespace {
 
-using asio::ip::tcp;
+using testing::ConnectRaw;
 using testing::Device;
+using testing::Done;
 using testing::FastSession;
+using testing::Heard;
+using testing::HelloFrom;
 using testing::Link;
 using testing::Loop;
+using testing::OwnLog;
 using testing::Snapshot;
 using testing::SyncWith;
+using testing::TalkTo;
 using testing::TempDir;
 using testing::TestServer;
-using ChannelPtr = std::unique_ptr<net::SecureChannel>;
 
 ServerOptions Strict() {
   ServerOptions options;
@@ -31,117 +32,6 @@ ServerOptions Strict() {
   options.session = FastSession();
   options.channel.idle_timeout = std::chrono::milliseconds(500);
   return options;
-}
-
-// A raw connection: the channel, or why the handshake failed.
-struct RawConnection {
-  ChannelPtr channel;
-  Status status;
-};
-
-// Completes a real handshake as `device` (trusting any responder), then
-// lets the test say anything.
-asio::awaitable<RawConnection> ConnectRaw(Device& device, HostPort where,
-                                          size_t max_message_bytes = kMaxMessageBytes) {
-  auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
-  boost::system::error_code error;
-  co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(where.host), where.port),
-                                asio::redirect_error(asio::use_awaitable, error));
-  EXPECT_FALSE(error) << error.message();
-  auto key = core::TransportKeyPair(*device.engine);
-  EXPECT_TRUE(key.ok());
-  net::ChannelOptions options;
-  options.max_message_bytes = max_message_bytes;
-  options.idle_timeout = std::chrono::seconds(2);
-  auto channel = co_await net::SecureChannel::Handshake(
-      std::move(socket), net::Role::kInitiator, *key, device.env->random(),
-      [](std::string_view, std::string_view) { return Status::Ok(); }, options);
-  if (!channel.ok()) co_return RawConnection{nullptr, channel.status()};
-  co_return RawConnection{std::move(*channel), Status::Ok()};
-}
-
-// What the raw peer saw after it had its say.
-struct Heard {
-  std::vector<v1::SyncMessage> messages;
-  std::optional<v1::SyncError> error;
-  std::string close;  // why the channel ended
-};
-
-// Sends `messages` (already encoded), then reads until the channel closes.
-// With `ack`, acknowledges every SyncBatch it receives.
-asio::awaitable<Heard> SayAndListen(net::SecureChannel& channel, std::vector<std::string> messages,
-                                    bool ack = false) {
-  Heard heard;
-  for (const std::string& m : messages) {
-    Status s = co_await channel.Send(m);
-    if (!s.ok()) break;  // the peer may close before we finish
-  }
-  uint64_t batches = 0;
-  for (;;) {
-    Result<std::string> bytes = co_await channel.Receive();
-    if (!bytes.ok()) {
-      heard.close = bytes.status().ToString();
-      break;
-    }
-    auto message = ParseMessage(*bytes);
-    EXPECT_TRUE(message.ok()) << message.status().ToString();
-    if (!message.ok()) break;
-    if (message->has_error()) heard.error = message->error();
-    if (message->has_batch() && ack) {
-      v1::SyncMessage reply;
-      reply.mutable_ack()->set_batches(++batches);
-      Status s = co_await channel.Send(EncodeMessage(reply));
-      s.IgnoreError();
-    }
-    heard.messages.push_back(std::move(*message));
-  }
-  co_await channel.Close();
-  co_return heard;
-}
-
-// An honest Hello from `device` about its personal space.
-v1::SyncMessage HelloFrom(Device& device, uint32_t version = kProtocolVersion) {
-  v1::SyncMessage message;
-  v1::Hello* hello = message.mutable_hello();
-  hello->set_protocol_version(version);
-  hello->set_device_id(std::string(device.id().bytes()));
-  hello->set_window(8);
-  v1::SpaceHeads* space = hello->add_spaces();
-  space->set_space_id(std::string(device.space().bytes()));
-  auto heads = device.engine->Heads(device.space());
-  auto devices = device.engine->SpaceDevices(device.space());
-  EXPECT_TRUE(heads.ok() && devices.ok());
-  for (const DeviceCard& d : *devices) {
-    v1::DeviceHead* head = space->add_heads();
-    head->set_device_id(std::string(d.id.bytes()));
-    auto it = heads->find(d.id);
-    if (it != heads->end() && it->second.seq > 0) {
-      head->set_seq(it->second.seq);
-      head->set_head_hash(it->second.hash);
-    }
-  }
-  return message;
-}
-
-// The SyncBatch messages carrying all of `device`'s own log.
-std::vector<std::string> OwnLog(Device& device, size_t max_ops = 1000) {
-  std::vector<std::string> out;
-  Status s = device.engine->ReadMissing(device.space(), {}, max_ops, [&](OpBatch&& batch) {
-    std::vector<EncodedPart> parts;
-    KnownHeads receiver;
-    EXPECT_TRUE(EncodeBatch(batch, max_ops, 1 << 20, &receiver, &parts).ok());
-    for (auto& p : parts) out.push_back(std::move(p.bytes));
-    return true;
-  });
-  EXPECT_TRUE(s.ok());
-  return out;
-}
-
-std::string Done(uint64_t batches) {
-  v1::SyncMessage m;
-  m.mutable_done()->set_batches(batches);
-  return EncodeMessage(m);
 }
 
 class BadPeerTest : public ::testing::Test {
@@ -154,11 +44,7 @@ class BadPeerTest : public ::testing::Test {
 
   Heard Talk(std::vector<std::string> messages, bool ack = false,
              size_t max_message_bytes = kMaxMessageBytes) {
-    auto raw = loop_.Await(ConnectRaw(b_, server_.address(), max_message_bytes));
-    EXPECT_TRUE(raw && raw->channel) << (raw ? raw->status.ToString() : "");
-    if (!raw || !raw->channel) return {};
-    auto heard = loop_.Await(SayAndListen(*raw->channel, std::move(messages), ack));
-    return heard ? std::move(*heard) : Heard{};
+    return TalkTo(loop_, b_, server_.address(), std::move(messages), ack, max_message_bytes);
   }
   // The server notices and logs the end of the session; it keeps serving:
   // an honest sync still completes.
@@ -291,11 +177,7 @@ TEST_F(BadPeerTest, ReplayingABatchInOneSessionIsHarmless) {
   ASSERT_EQ(log.size(), 1u);
   Heard heard = Talk({EncodeMessage(HelloFrom(b_)), log[0], log[0], Done(2)}, /*ack=*/true);
   EXPECT_FALSE(heard.error.has_value()) << heard.error->reason();
-  uint64_t acked = 0;
-  for (const auto& m : heard.messages) {
-    if (m.has_ack()) acked = m.ack().batches();
-  }
-  EXPECT_EQ(acked, 2u);
+  EXPECT_EQ(heard.Acked(), 2u);
   EXPECT_EQ(a_.Versions()[b_.id()], 4u);
 }
 

@@ -4,116 +4,34 @@
 // one is refused as a verification failure, and nothing of it is stored.
 #include <gtest/gtest.h>
 
-#include <boost/asio/ip/tcp.hpp>
-#include <boost/asio/this_coro.hpp>
-
-#include "engine/core/transport_key.h"
 #include "tests/sync/sync_test_util.h"
 
 namespace kindred::sync {
 namespace {
 
-using asio::ip::tcp;
 using testing::Device;
+using testing::Done;
 using testing::FastSession;
+using testing::Heard;
+using testing::HelloFrom;
 using testing::Link;
 using testing::Loop;
+using testing::OwnLog;
 using testing::Snapshot;
+using testing::TalkTo;
 using testing::TestServer;
 
-// A peer that completes a real handshake as `device`, sends `messages`
-// back to back (so that they queue up at the receiver), acknowledges what
-// it receives, and reports the SyncError and acknowledgements it heard.
-struct Heard {
-  std::optional<v1::SyncError> error;
-  uint64_t acked = 0;
-};
-
-asio::awaitable<Heard> SendBackToBack(Device& device, HostPort where,
-                                      std::vector<std::string> messages) {
-  Heard heard;
-  auto executor = co_await asio::this_coro::executor;
-  tcp::socket socket(executor);
-  boost::system::error_code error;
-  co_await socket.async_connect(tcp::endpoint(asio::ip::make_address(where.host), where.port),
-                                asio::redirect_error(asio::use_awaitable, error));
-  EXPECT_FALSE(error) << error.message();
-  auto key = core::TransportKeyPair(*device.engine);
-  EXPECT_TRUE(key.ok());
-  net::ChannelOptions options;
-  options.idle_timeout = std::chrono::seconds(2);
-  auto channel = co_await net::SecureChannel::Handshake(
-      std::move(socket), net::Role::kInitiator, *key, device.env->random(),
-      [](std::string_view, std::string_view) { return Status::Ok(); }, options);
-  EXPECT_TRUE(channel.ok()) << channel.status().ToString();
-  if (!channel.ok()) co_return heard;
-  for (const std::string& m : messages) {
-    if (!(co_await (*channel)->Send(m)).ok()) break;
-  }
-  uint64_t batches = 0;
-  for (;;) {
-    Result<std::string> bytes = co_await (*channel)->Receive();
-    if (!bytes.ok()) break;
-    auto message = ParseMessage(*bytes);
-    if (!message.ok()) break;
-    if (message->has_error()) heard.error = message->error();
-    if (message->has_ack()) heard.acked = message->ack().batches();
-    if (message->has_batch()) {
-      v1::SyncMessage reply;
-      reply.mutable_ack()->set_batches(++batches);
-      (co_await (*channel)->Send(EncodeMessage(reply))).IgnoreError();
-    }
-  }
-  co_await (*channel)->Close();
-  co_return heard;
-}
-
-v1::SyncMessage HelloFrom(Device& device) {
-  v1::SyncMessage message;
-  v1::Hello* hello = message.mutable_hello();
-  hello->set_protocol_version(kProtocolVersion);
-  hello->set_device_id(std::string(device.id().bytes()));
-  hello->set_window(8);
-  v1::SpaceHeads* space = hello->add_spaces();
-  space->set_space_id(std::string(device.space().bytes()));
-  auto heads = device.engine->Heads(device.space());
-  auto devices = device.engine->SpaceDevices(device.space());
-  EXPECT_TRUE(heads.ok() && devices.ok());
-  for (const DeviceCard& d : *devices) {
-    v1::DeviceHead* head = space->add_heads();
-    head->set_device_id(std::string(d.id.bytes()));
-    auto it = heads->find(d.id);
-    if (it != heads->end() && it->second.seq > 0) {
-      head->set_seq(it->second.seq);
-      head->set_head_hash(it->second.hash);
-    }
-  }
-  return message;
-}
-
-// One SyncBatch message per segment of `device`'s own log (each a run).
+// One SyncBatch message per segment of `device`'s own log (each a whole
+// run, so it carries the run's signature).
 std::vector<v1::SyncMessage> RunsOf(Device& device, size_t ops_per_run) {
   std::vector<v1::SyncMessage> out;
-  Status s = device.engine->ReadMissing(device.space(), {}, ops_per_run, [&](OpBatch&& batch) {
-    std::vector<EncodedPart> parts;
-    KnownHeads receiver;
-    EXPECT_TRUE(EncodeBatch(batch, 100000, size_t{1} << 20, &receiver, &parts).ok());
-    EXPECT_EQ(parts.size(), 1u);
-    for (auto& p : parts) {
-      auto message = ParseMessage(p.bytes);
-      EXPECT_TRUE(message.ok());
-      out.push_back(std::move(*message));
-    }
-    return true;
-  });
-  EXPECT_TRUE(s.ok()) << s.ToString();
+  for (const std::string& bytes : OwnLog(device, ops_per_run)) {
+    auto message = ParseMessage(bytes);
+    EXPECT_TRUE(message.ok());
+    EXPECT_FALSE(message->batch().signature().empty()) << "a run sent in parts";
+    out.push_back(std::move(*message));
+  }
   return out;
-}
-
-std::string Done(uint64_t batches) {
-  v1::SyncMessage m;
-  m.mutable_done()->set_batches(batches);
-  return EncodeMessage(m);
 }
 
 class IngestRunsTest : public ::testing::Test {
@@ -133,8 +51,9 @@ class IngestRunsTest : public ::testing::Test {
     std::vector<std::string> messages{EncodeMessage(HelloFrom(b_))};
     for (const auto& run : runs) messages.push_back(EncodeMessage(run));
     messages.push_back(Done(runs.size()));
-    auto heard = loop_.Await(SendBackToBack(b_, server_.address(), std::move(messages)));
-    return heard ? *heard : Heard{};
+    // Back to back, so that they queue up at the receiver; every batch of
+    // the receiver's is acknowledged.
+    return TalkTo(loop_, b_, server_.address(), std::move(messages), /*ack=*/true);
   }
 
   Device a_, b_;
@@ -147,7 +66,7 @@ TEST_F(IngestRunsTest, ABacklogOfRunsIsStoredWhole) {
   ASSERT_EQ(runs.size(), 4u);
   Heard heard = Send(runs);
   EXPECT_FALSE(heard.error.has_value()) << heard.error->reason();
-  EXPECT_EQ(heard.acked, 4u);
+  EXPECT_EQ(heard.Acked(), 4u);
   EXPECT_EQ(a_.Versions()[b_.id()], 400u);
   std::string theirs = Snapshot(*b_.engine, b_.space());
   EXPECT_NE(Snapshot(*a_.engine, a_.space()).find(theirs.substr(0, theirs.size() / 2)),

@@ -11,6 +11,7 @@
 namespace kindred::sync {
 namespace {
 
+using testing::Admit;
 using testing::Device;
 using testing::FastSession;
 using testing::Loop;
@@ -21,15 +22,6 @@ ServerOptions Quiet() {
   ServerOptions options;
   options.dial_known_peers = false;
   return options;
-}
-
-// What pairing does once both devices are authenticated.
-void Admit(Device& inviter, Device& joiner, PairingKind kind) {
-  auto pending = inviter.engine->PrepareAdmission(joiner.engine->card(), kind);
-  ASSERT_TRUE(pending.ok()) << pending.status().ToString();
-  ASSERT_TRUE(inviter.engine->CompleteAdmission(**pending).ok());
-  auto joined = joiner.engine->AcceptAdmission((*pending)->grants(), inviter.engine->card(), kind);
-  ASSERT_TRUE(joined.ok()) << joined.status().ToString();
 }
 
 TEST(RosterSyncTest, ARevokedDevicesLiveSessionEndsAndItCannotReconnect) {
