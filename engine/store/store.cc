@@ -65,8 +65,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, const Option
   db_options.info_log_level = rocksdb::InfoLogLevel::WARN_LEVEL;
   db_options.recycle_log_file_num = 0;  // old WAL files are deleted, not reused
   // A damaged write-ahead log is corruption to report, not an end of log to
-  // stop at quietly: committed entries must never vanish.
-  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
+  // stop at quietly: committed entries must never vanish. The one exception
+  // is a last record cut short: a process killed (kill -9) in the middle of
+  // a large write (a sync batch of thousands of ops takes several write
+  // calls) leaves one. It can only be a write that never returned, so
+  // nothing in it was acknowledged, and it is dropped. A checksum mismatch
+  // anywhere, the tail included, is still refused.
+  db_options.wal_recovery_mode = rocksdb::WALRecoveryMode::kTolerateCorruptedTailRecords;
   db_options.track_and_verify_wals_in_manifest = true;
   // Records, index and applied marks are written without the write-ahead
   // log (WriteUnlogged). Flushing every column family together keeps them

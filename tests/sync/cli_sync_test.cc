@@ -72,6 +72,22 @@ class CliSyncTest : public ::testing::Test {
     EXPECT_TRUE(e.ok()) << e.status().ToString();
     return e.ok() ? (*e)->device().id : DeviceId();
   }
+  // Waits until `serve` has accepted a session (its "connected from" line,
+  // logged after the handshake and the accept record are done), so that a
+  // kill after it lands in the middle of a sync rather than before the
+  // syncing child (slow to start under load) has even connected.
+  static bool WaitUntilConnected(Child& serve, Child& sync) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+    while (serve.err().find("connected from") == std::string::npos) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        ADD_FAILURE() << "the sync never connected; serve: " << serve.err()
+                      << "; sync: " << sync.err();
+        return false;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+    return true;
+  }
   static uint64_t Held(const std::string& home, const DeviceId& id) {
     auto e = Engine::Open({.home = home});
     EXPECT_TRUE(e.ok()) << e.status().ToString();
@@ -160,7 +176,8 @@ TEST_F(CliSyncTest, KillingEitherSideMidSyncLosesNothingAndTheNextSyncResumes) {
   // Kill the receiver.
   {
     Child sync({"--home", b_, "sync", "--peer", peer}, scratch_.path());
-    std::this_thread::sleep_for(std::chrono::milliseconds(40 + rng() % 200));
+    ASSERT_TRUE(WaitUntilConnected(serve, sync));
+    std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
     sync.Signal(SIGKILL);
     sync.Wait();
   }
@@ -184,7 +201,8 @@ TEST_F(CliSyncTest, KillingEitherSideMidSyncLosesNothingAndTheNextSyncResumes) {
   Child serve2({"--home", a_, "serve", "--listen", "127.0.0.1:0"}, scratch_.path());
   peer = "127.0.0.1:" + std::to_string(serve2.ListeningPort());
   Child sync({"--home", c, "sync", "--peer", peer}, scratch_.path());
-  std::this_thread::sleep_for(std::chrono::milliseconds(40 + rng() % 200));
+  ASSERT_TRUE(WaitUntilConnected(serve2, sync));
+  std::this_thread::sleep_for(std::chrono::milliseconds(rng() % 200));
   serve2.Signal(SIGKILL);
   const int code = sync.Wait();
   serve2.Wait();
