@@ -7,38 +7,17 @@
 #include <random>
 #include <thread>
 
+#include "bench/common/devices.h"
 #include "kindred/engine.h"
 
 namespace kindred {
 namespace {
 
-std::string TempHome() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "kindred-bench-XXXXXX").string();
-  return mkdtemp(pattern.data());
-}
-
-// About 300 bytes of journal-like text, different for every entry.
-std::string EntryText(std::mt19937_64& rng) {
-  static const char* kWords[] = {"today", "we", "walked", "by", "the", "river", "and", "talked",
-                                 "about", "plans", "I", "felt", "close", "grateful", "tired",
-                                 "happy", "listened", "dinner", "laughed", "quiet"};
-  std::string text;
-  while (text.size() < 300) {
-    text += kWords[rng() % 20];
-    text += ' ';
-  }
-  text.resize(300);
-  return text;
-}
+using bench::EntryText;
+using bench::TempHome;
 
 std::unique_ptr<Engine> NewEngine(const std::string& home, bool sync) {
-  InitOptions init;
-  init.engine.home = home;
-  init.engine.sync_writes = sync;
-  init.member_name = "Bench";
-  auto engine = Engine::Init(init);
-  if (!engine.ok()) std::abort();
-  return std::move(*engine);
+  return bench::NewEngine(home, "bench", sync);
 }
 
 // 100k entries of 300 bytes in batches of 1000, each batch one durable commit.

@@ -40,6 +40,7 @@
 #include <random>
 #include <thread>
 
+#include "bench/common/sync_node.h"
 #include "engine/plugin/host.h"
 #include "engine/plugin/registry.h"
 #include "engine/sync/client.h"
@@ -54,26 +55,12 @@ namespace kindred {
 namespace {
 
 namespace asio = boost::asio;
+using bench::EntryText;
+using bench::NewEngine;
+using bench::Node;
+using bench::TempHome;
+
 constexpr int kEntries = 100000;
-
-std::string TempHome() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "kindred-bench-XXXXXX").string();
-  return mkdtemp(pattern.data());
-}
-
-std::string EntryText(std::mt19937_64& rng) {
-  static const char* kWords[] = {"today", "we",       "walked", "by",       "the",
-                                 "river", "and",      "talked", "about",    "plans",
-                                 "I",     "felt",     "close",  "grateful", "tired",
-                                 "happy", "listened", "dinner", "laughed",  "quiet"};
-  std::string text;
-  while (text.size() < 300) {
-    text += kWords[rng() % 20];
-    text += ' ';
-  }
-  text.resize(300);
-  return text;
-}
 
 Mutation Entry(std::mt19937_64& rng, int i) {
   std::map<std::string, Value> fields{
@@ -97,75 +84,6 @@ void FillRegistry(plugin::Registry& registry, const std::string& out_of_process)
     if (!s.ok()) std::abort();
   }
 }
-
-std::unique_ptr<Engine> NewEngine(const std::string& home, const std::string& name,
-                                  bool sync_writes = true) {
-  InitOptions init;
-  init.engine.home = home;
-  init.engine.sync_writes = sync_writes;
-  init.member_name = "Bench";
-  init.device_name = name;
-  auto engine = Engine::Init(init);
-  if (!engine.ok()) std::abort();
-  return std::move(*engine);
-}
-
-struct Node {
-  explicit Node(const std::string& name)
-      : home(TempHome()), engine(NewEngine(home, name)), pool(2), work(io.get_executor()) {
-    thread = std::thread([this] { io.run(); });
-  }
-  ~Node() {
-    work.reset();
-    if (server) {
-      std::promise<void> stopped;
-      asio::post(io, [&] {
-        server->Stop();
-        stopped.set_value();
-      });
-      stopped.get_future().wait();
-    }
-    thread.join();
-    pool.join();
-    server.reset();
-    engine.reset();
-    std::filesystem::remove_all(home);
-  }
-  sync::HostPort Serve() {
-    sync::ServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.dial_known_peers = false;
-    server =
-        std::make_unique<sync::Server>(io.get_executor(), *engine, pool.get_executor(), options);
-    auto bound = server->Listen();
-    if (!bound.ok()) std::abort();
-    std::promise<void> started;
-    asio::post(io, [&] {
-      server->Start();
-      started.set_value();
-    });
-    started.get_future().wait();
-    return sync::HostPort{"127.0.0.1", bound->port()};
-  }
-  sync::DialResult Dial(const sync::HostPort& where, sync::DialOptions options = {}) {
-    std::promise<sync::DialResult> done;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          done.set_value(co_await sync::Dial(*engine, pool.get_executor(), where, options));
-        },
-        asio::detached);
-    return done.get_future().get();
-  }
-
-  std::string home;
-  std::unique_ptr<Engine> engine;
-  asio::io_context io;
-  asio::thread_pool pool;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  std::thread thread;
-  std::unique_ptr<sync::Server> server;
-};
 
 struct Full {
   Node* node;

@@ -30,6 +30,7 @@
 
 #include <sys/resource.h>
 
+#include "bench/common/sync_node.h"
 #include "engine/sync/client.h"
 #include "engine/sync/codec.h"
 #include "engine/sync/server.h"
@@ -39,107 +40,16 @@
 namespace kindred::sync {
 namespace {
 
+using bench::EntryText;
+using bench::Link;
+using bench::Node;
+
 constexpr int kEntries = 100000;
-
-std::string TempHome() {
-  std::string pattern = (std::filesystem::temp_directory_path() / "kindred-bench-XXXXXX").string();
-  return mkdtemp(pattern.data());
-}
-
-// About 300 bytes of journal-like text, different for every entry.
-std::string EntryText(std::mt19937_64& rng) {
-  static const char* kWords[] = {"today", "we",       "walked", "by",       "the",
-                                 "river", "and",      "talked", "about",    "plans",
-                                 "I",     "felt",     "close",  "grateful", "tired",
-                                 "happy", "listened", "dinner", "laughed",  "quiet"};
-  std::string text;
-  while (text.size() < 300) {
-    text += kWords[rng() % 20];
-    text += ' ';
-  }
-  text.resize(300);
-  return text;
-}
 
 Mutation Entry(std::mt19937_64& rng) {
   return Mutation::Create("journal",
                           {{"text", EntryText(rng)}, {"shared", false}, {"mood", int64_t{3}}});
 }
-
-std::unique_ptr<Engine> NewEngine(const std::string& home, const std::string& name) {
-  InitOptions init;
-  init.engine.home = home;
-  init.member_name = "Bench";
-  init.device_name = name;
-  auto engine = Engine::Init(init);
-  if (!engine.ok()) std::abort();
-  return std::move(*engine);
-}
-
-void Link(Engine& owner, Engine& joiner) {
-  auto grant = owner.GrantSpace(owner.device().personal_space, joiner.card());
-  if (!grant.ok() || !joiner.AcceptSpace(*grant, owner.card(), true).ok()) std::abort();
-}
-
-// One device with its own event loop thread and engine pool.
-struct Node {
-  explicit Node(const std::string& name)
-      : home(TempHome()), engine(NewEngine(home, name)), pool(2), work(io.get_executor()) {
-    thread = std::thread([this] { io.run(); });
-  }
-  ~Node() {
-    work.reset();
-    if (server) {
-      std::promise<void> stopped;
-      asio::post(io, [&] {
-        server->Stop();
-        stopped.set_value();
-      });
-      stopped.get_future().wait();
-    }
-    thread.join();
-    pool.join();
-    server.reset();
-    engine.reset();
-    std::filesystem::remove_all(home);
-  }
-  // Starts a `serve` on 127.0.0.1, port 0.
-  HostPort Serve() {
-    ServerOptions options;
-    options.listen = "127.0.0.1:0";
-    options.dial_known_peers = false;
-    server = std::make_unique<Server>(io.get_executor(), *engine, pool.get_executor(), options);
-    auto bound = server->Listen();
-    if (!bound.ok()) std::abort();
-    std::promise<void> started;
-    asio::post(io, [&] {
-      server->Start();
-      started.set_value();
-    });
-    started.get_future().wait();
-    return HostPort{"127.0.0.1", bound->port()};
-  }
-  // Dials `where` and waits for the session to end (one-shot), or for it to
-  // begin (live: `on_session` sees it).
-  DialResult Dial(const HostPort& where, DialOptions options = {}) {
-    std::promise<DialResult> done;
-    asio::co_spawn(
-        io,
-        [&]() -> asio::awaitable<void> {
-          done.set_value(co_await sync::Dial(*engine, pool.get_executor(), where, options));
-        },
-        asio::detached);
-    return done.get_future().get();
-  }
-
-  std::string home;
-  std::unique_ptr<Engine> engine;
-  asio::io_context io;
-  asio::thread_pool pool;
-  asio::executor_work_guard<asio::io_context::executor_type> work;
-  std::thread thread;
-  std::unique_ptr<Server> server;
-};
 
 // CPU time of the whole process (every thread, user and system), in
 // seconds. On a shared machine, wall time depends on the other load; the

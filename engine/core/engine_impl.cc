@@ -256,6 +256,24 @@ EngineImpl::WorkerThread& EngineImpl::Worker() {
 
 namespace {
 
+// Decodes the segment of (space, device)'s log under `cursor` (which was
+// sought to the segment key of `seq`). Corruption naming op `seq` when the
+// log has no segment there or the one there starts after it.
+Status ReadSegmentHolding(store::Cursor& cursor, std::string_view prefix, const SpaceId& space,
+                          const DeviceId& device, uint64_t seq, log::Segment* segment) {
+  if (!cursor.ValidWithPrefix(prefix)) {
+    KINDRED_RETURN_IF_ERROR(cursor.status());
+    return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
+  }
+  uint64_t key_last = 0;
+  KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor.key(), prefix.size(), &key_last));
+  KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor.value(), segment));
+  if (segment->first_seq > seq) {
+    return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
+  }
+  return Status::Ok();
+}
+
 // Runs body(i) for every i in [0, n), in chunks claimed by the calling
 // thread and, when `worker` is not null, the engine's worker thread too.
 // Returns once every call has returned. REQUIRES: `worker` is idle; body
@@ -873,16 +891,7 @@ Status EngineImpl::ReplayLog(const SpaceId& space, const DeviceId& device, uint6
     return Status::Ok();
   };
   for (uint64_t seq = from; seq <= to; cursor->Next()) {
-    if (!cursor->ValidWithPrefix(prefix)) {
-      KINDRED_RETURN_IF_ERROR(cursor->status());
-      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
-    }
-    uint64_t key_last = 0;
-    KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
-    KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
-    if (segment.first_seq > seq) {
-      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
-    }
+    KINDRED_RETURN_IF_ERROR(ReadSegmentHolding(*cursor, prefix, space, device, seq, &segment));
     for (; seq <= std::min(to, segment.last_seq()); ++seq) {
       const size_t i = seq - segment.first_seq;
       const v1::OpEnvelope& op = segment.ops[i];
@@ -1839,16 +1848,7 @@ Status EngineImpl::HeldOpHashes(GroupState& g, const SpaceId& space, const Devic
       cursor = store_->NewCursor(store::Cf::kOplog);
       cursor->Seek(log::SegmentKey(space, device, seq));
     }
-    if (!cursor->ValidWithPrefix(prefix)) {
-      KINDRED_RETURN_IF_ERROR(cursor->status());
-      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
-    }
-    uint64_t key_last = 0;
-    KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
-    KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
-    if (segment.first_seq > seq) {
-      return Status::Corruption(log::DescribeOp(space, device, seq) + " is missing here");
-    }
+    KINDRED_RETURN_IF_ERROR(ReadSegmentHolding(*cursor, prefix, space, device, seq, &segment));
     const uint64_t end = std::min(to, segment.last_seq());
     for (; seq <= end; ++seq) out->push_back(segment.hashes[seq - segment.first_seq]);
     cursor->Next();

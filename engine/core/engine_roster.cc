@@ -26,6 +26,17 @@ namespace {
 constexpr char kRosterCollection[] = "_roster";
 constexpr char kKeysCollection[] = "_keys";
 constexpr char kGrantsCollection[] = "_grants";
+
+// The record in the personal space that hands `sealed`, a grant of `space`,
+// to a device of this member that will read it when it next syncs. One per
+// (space, device): a later grant replaces it.
+Mutation GrantRecord(const SpaceId& space, const std::string& device_id, const std::string& sealed) {
+  Mutation m = Mutation::Create(kGrantsCollection, {{"space", space.ToHex()},
+                                                    {"recipient", ToHex(device_id)},
+                                                    {"grant", ToHex(sealed)}});
+  m.id = "g" + space.ToHex() + ToHex(device_id);
+  return m;
+}
 constexpr char kGrantSignContext[] = "kindred/grant/1";
 constexpr char kEpochKeyContext[] = "kindred/epochkey/1";
 constexpr size_t kMaxGrantBytes = size_t{1} << 20;
@@ -777,11 +788,7 @@ Status EngineImpl::CompleteAdmission(PendingAdmission& pending_base) {
     // This member's other devices join when they next sync the personal space.
     std::vector<Mutation> grants;
     for (const auto& [entry, sealed] : pending->own_grants) {
-      Mutation m = Mutation::Create(kGrantsCollection, {{"space", space.ToHex()},
-                                                        {"recipient", ToHex(entry.device_id())},
-                                                        {"grant", ToHex(sealed)}});
-      m.id = "g" + space.ToHex() + ToHex(entry.device_id());
-      grants.push_back(std::move(m));
+      grants.push_back(GrantRecord(space, entry.device_id(), sealed));
     }
     KINDRED_RETURN_IF_ERROR(
         CommitInternal(device_.personal_space, grants, /*allow_reserved=*/true).status());
@@ -952,11 +959,7 @@ Result<std::vector<SpaceId>> EngineImpl::AcceptAdmission(const std::vector<std::
       std::vector<Mutation> grant_records;
       for (const auto& e : others) {
         KINDRED_ASSIGN_OR_RETURN(std::string sealed, SealGrant(info, roster, keys, e));
-        Mutation m = Mutation::Create(kGrantsCollection, {{"space", space.ToHex()},
-                                                          {"recipient", ToHex(e.device_id())},
-                                                          {"grant", ToHex(sealed)}});
-        m.id = "g" + space.ToHex() + ToHex(e.device_id());
-        grant_records.push_back(std::move(m));
+        grant_records.push_back(GrantRecord(space, e.device_id(), sealed));
       }
       KINDRED_RETURN_IF_ERROR(
           CommitInternal(device_.personal_space, grant_records, /*allow_reserved=*/true).status());

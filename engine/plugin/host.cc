@@ -150,9 +150,9 @@ class HostImpl final : public Host {
       inst->api.struct_size = sizeof(kindred_host_api);
       inst->api.abi_version = KINDRED_PLUGIN_ABI_VERSION;
       inst->api.ctx = inst.get();
-      inst->api.query = &HostImpl::QueryCall;
-      inst->api.commit = &HostImpl::CommitCall;
-      inst->api.read_view = &HostImpl::ReadViewCall;
+      inst->api.query = &HostImpl::HostCall<&HostImpl::OnQuery>;
+      inst->api.commit = &HostImpl::HostCall<&HostImpl::OnCommit>;
+      inst->api.read_view = &HostImpl::HostCall<&HostImpl::OnReadView>;
       ResolveAccess(*inst);
       Instance& ref = *inst;
       instances_.push_back(std::move(inst));
@@ -614,38 +614,20 @@ class HostImpl final : public Host {
     return Refuse(out, KINDRED_PLUGIN_PERMISSION_DENIED, why);
   }
 
-  static kindred_plugin_status QueryCall(void* ctx, const uint8_t* in, size_t size,
-                                         const kindred_sink* out) {
+  // The host functions a plugin calls (kindred_host_api): each checks that
+  // the plugin is inside a call into it and keeps exceptions on this side,
+  // then runs `Handler` (OnQuery, OnCommit or OnReadView).
+  using Handler = kindred_plugin_status (HostImpl::*)(Instance&, const uint8_t*, size_t,
+                                                      const kindred_sink*);
+  template <Handler handler>
+  static kindred_plugin_status HostCall(void* ctx, const uint8_t* in, size_t size,
+                                        const kindred_sink* out) {
     Instance& inst = *Caller(ctx);
     if (!inst.in_call)
       return Refuse(out, KINDRED_PLUGIN_FAILED,
                     "the host may only be called during a call into the plugin");
     try {
-      return inst.host->OnQuery(inst, in, size, out);
-    } catch (const std::exception& e) {
-      return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
-    }
-  }
-  static kindred_plugin_status CommitCall(void* ctx, const uint8_t* in, size_t size,
-                                          const kindred_sink* out) {
-    Instance& inst = *Caller(ctx);
-    if (!inst.in_call)
-      return Refuse(out, KINDRED_PLUGIN_FAILED,
-                    "the host may only be called during a call into the plugin");
-    try {
-      return inst.host->OnCommit(inst, in, size, out);
-    } catch (const std::exception& e) {
-      return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
-    }
-  }
-  static kindred_plugin_status ReadViewCall(void* ctx, const uint8_t* in, size_t size,
-                                            const kindred_sink* out) {
-    Instance& inst = *Caller(ctx);
-    if (!inst.in_call)
-      return Refuse(out, KINDRED_PLUGIN_FAILED,
-                    "the host may only be called during a call into the plugin");
-    try {
-      return inst.host->OnReadView(inst, in, size, out);
+      return (inst.host->*handler)(inst, in, size, out);
     } catch (const std::exception& e) {
       return Refuse(out, KINDRED_PLUGIN_INTERNAL, std::string("the host failed: ") + e.what());
     }
