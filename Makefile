@@ -25,8 +25,11 @@ test: build
 demo: build
 	@bash scripts/demo.sh $(BUILD_DIR)/bin/kindred
 
+# Every benchmark, one after another (a few minutes; docs/performance.md
+# has the figures and how to run one alone).
 bench: build
-	$(BUILD_DIR)/bin/kindred_bench
+	set -e; for b in engine_bench sync_bench plugin_bench calendar_bench rituals_bench; do \
+	  echo "== $$b"; $(BUILD_DIR)/bin/$$b; done
 
 clean:
 	rm -rf $(BUILD_DIR)

@@ -10,6 +10,7 @@ PACKAGES=(
   libprotobuf-dev protobuf-compiler
   libboost-dev
   libsodium-dev
+  libjemalloc-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libcli11-dev

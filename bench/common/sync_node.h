@@ -21,7 +21,9 @@
 #include <future>
 #include <memory>
 #include <string>
+#include <latch>
 #include <thread>
+#include <pthread.h>
 
 #include "bench/common/devices.h"
 #include "engine/sync/client.h"
@@ -45,6 +47,15 @@ struct Node {
   explicit Node(const std::string& name)
       : home(TempHome()), engine(NewEngine(home, name)), pool(2), work(io.get_executor()) {
     thread = std::thread([this] { io.run(); });
+    pthread_setname_np(thread.native_handle(), ("io-" + name).substr(0, 15).c_str());
+    std::latch named(2);
+    for (int i = 0; i < 2; ++i) {
+      asio::post(pool, [&named, name] {
+        pthread_setname_np(pthread_self(), ("pool-" + name).substr(0, 15).c_str());
+        named.arrive_and_wait();
+      });
+    }
+    named.wait();
   }
   ~Node() {
     work.reset();

@@ -85,17 +85,6 @@ std::string HostName() {
 std::string KeyFilePath(const std::string& home) { return home + "/device.key"; }
 std::string StorePath(const std::string& home) { return home + "/db"; }
 
-NonceSequence::NonceSequence(Random& random) : prefix_(16, '\0') {
-  random.Fill(reinterpret_cast<uint8_t*>(prefix_.data()), prefix_.size());
-}
-
-std::string NonceSequence::Next() {
-  std::string nonce = prefix_;
-  std::lock_guard<std::mutex> lock(mu_);
-  crypto::PutU64(&nonce, ++counter_);
-  return nonce;
-}
-
 struct EngineImpl::Writer {
   // Either a local commit...
   const SpaceId* space = nullptr;
@@ -197,7 +186,9 @@ struct EngineImpl::GroupState {
 // second core), so that a group need not start a thread.
 class EngineImpl::WorkerThread {
  public:
-  WorkerThread() : thread_([this] { Run(); }) {}
+  WorkerThread() : thread_([this] { Run(); }) {
+    pthread_setname_np(thread_.native_handle(), "kindred-worker");
+  }
   ~WorkerThread() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -579,7 +570,8 @@ EngineImpl::EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
       index_key_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kIndex)),
       wrap_key_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kSpaceWrap)),
       hlc_(env.clock()),
-      nonces_(env.random()) {
+      records_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kRecordsGcm), records_key_,
+               env.random()) {
   if (options_.passphrase) {
     sodium_memzero(options_.passphrase->data(), options_.passphrase->size());
     options_.passphrase.reset();
@@ -968,10 +960,8 @@ void EngineImpl::SealRecord(RecordJob& job, SealScratch& scratch) {
   state.SerializeToString(&scratch.plain);
   scratch.ad.assign(kRecordAd);
   scratch.ad.append(*job.key);
-  std::string nonce = nonces_.Next();
-  job.sealed.reserve(nonce.size() + scratch.plain.size() + crypto::kAeadTagBytes);
-  job.sealed.assign(nonce);
-  crypto::AeadSeal(records_key_, nonce, scratch.ad, scratch.plain, &job.sealed);
+  job.sealed.clear();
+  records_.Seal(scratch.ad, scratch.plain, &job.sealed);
   sodium_memzero(scratch.plain.data(), scratch.plain.size());
   IndexChanges(job.record->space, job.record->before, state, &job.index);
 }
@@ -980,7 +970,8 @@ Result<v1::RecordState> EngineImpl::ReadState(std::string_view key, std::string_
   std::string ad(kRecordAd);
   ad.append(key);
   crypto::SecretString plain;
-  if (!crypto::AeadOpenRandomNonce(records_key_, ad, sealed, &plain.str()).ok()) {
+  if (Status opened = records_.Open(ad, sealed, &plain.str()); !opened.ok()) {
+    if (opened.code() == StatusCode::kCorruption) return opened;
     return Status::Corruption("a stored record failed authentication: the store was altered");
   }
   v1::RecordState state;
@@ -1938,12 +1929,16 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
 
   // Step 1, on both cores: parse every op, and hash it along the prev_hash
   // it names (step 2 checks those links against the chain).
+  // With derived_hashes (the sync layer hashed the ops as it rebuilt them
+  // from the wire), the hashes are taken from there instead.
+  const bool derived = b.derived_hashes.size() == n;
   std::vector<v1::OpEnvelope*> ops(n, nullptr);
   std::vector<std::string> hashes(n);
   ForEachOnBoth(worker, n, [&](size_t i) {
     auto* op = google::protobuf::Arena::CreateMessage<v1::OpEnvelope>(&g.arena);
     if (!op->ParseFromString(b.ops[i])) return;
-    hashes[i] = log::OpHash(b.space, b.device, b.first_seq + i, op->prev_hash(), *op);
+    hashes[i] = derived ? b.derived_hashes[i]
+                        : log::OpHash(b.space, b.device, b.first_seq + i, op->prev_hash(), *op);
     ops[i] = op;
   });
 
@@ -2071,7 +2066,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
       return true;
     }
     const std::string& op_prev = f.index == 0 ? first_prev : hashes[f.index - 1];
-    *error = log::OpenOp(*f.key, b.space, b.device, seq, op_prev, op, &plain.str());
+    *error = log::OpenOp(*f.key, b.space, b.device, seq, op_prev, op, &plain.str(), derived);
     if (!error->ok()) return false;
     f.payload = google::protobuf::Arena::CreateMessage<v1::OpPayload>(&g.arena);
     const bool parsed = f.payload->ParseFromString(plain.str());

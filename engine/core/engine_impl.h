@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "engine/core/keyfile.h"
+#include "engine/core/record_cipher.h"
 #include "engine/crypto/crypto.h"
 #include "engine/log/hlc.h"
 #include "engine/store/store.h"
@@ -25,20 +26,6 @@ namespace kindred::core {
 // Paths inside a home.
 std::string KeyFilePath(const std::string& home);
 std::string StorePath(const std::string& home);
-
-// Nonces for at-rest sealing: a random 16-byte prefix per engine instance
-// and a 64-bit counter, so no nonce repeats within or across processes.
-// Thread-safe.
-class NonceSequence {
- public:
-  explicit NonceSequence(Random& random);
-  std::string Next();
-
- private:
-  std::mutex mu_;
-  std::string prefix_;
-  uint64_t counter_ = 0;  // guarded by mu_
-};
 
 class EngineImpl final : public Engine {
  public:
@@ -241,11 +228,11 @@ class EngineImpl final : public Engine {
   DeviceSecrets secrets_;
   std::unique_ptr<store::Store> store_;
   DeviceInfo device_;
-  crypto::SymmetricKey records_key_;
+  crypto::SymmetricKey records_key_;  // XChaCha20-Poly1305 records (RecordCipher)
   crypto::SymmetricKey index_key_;
   crypto::SymmetricKey wrap_key_;
   log::HybridClock hlc_;
-  NonceSequence nonces_;
+  RecordCipher records_;  // seals and opens records at rest
 
   // Serialises RefreshControl and the pairing/revocation writers.
   std::recursive_mutex control_mu_;

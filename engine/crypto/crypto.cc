@@ -146,6 +146,41 @@ Status AeadOpenRandomNonce(const SymmetricKey& key, std::string_view ad, std::st
   return AeadOpen(key, sealed.substr(0, kXNonceBytes), ad, sealed.substr(kXNonceBytes), plaintext);
 }
 
+bool AesGcmKey::Available() {
+  // The CPU's features are read by sodium_init (idempotent, thread-safe).
+  return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1;
+}
+
+AesGcmKey::AesGcmKey(const SymmetricKey& key) { crypto_aead_aes256gcm_beforenm(&state_, key.data()); }
+
+AesGcmKey::~AesGcmKey() { sodium_memzero(&state_, sizeof(state_)); }
+
+void AesGcmKey::Seal(const uint8_t (&nonce)[kNonceBytes], std::string_view ad,
+                     std::string_view plaintext, std::string* out) const {
+  const size_t base = out->size();
+  out->resize(base + plaintext.size() + kTagBytes);
+  unsigned long long clen = 0;
+  crypto_aead_aes256gcm_encrypt_afternm(reinterpret_cast<uint8_t*>(out->data() + base), &clen,
+                                        U8(plaintext), plaintext.size(), U8(ad), ad.size(),
+                                        nullptr, nonce, &state_);
+  out->resize(base + clen);
+}
+
+Status AesGcmKey::Open(const uint8_t (&nonce)[kNonceBytes], std::string_view ad,
+                       std::string_view ciphertext, std::string* plaintext) const {
+  if (ciphertext.size() < kTagBytes) return Status::Corruption("ciphertext is too short");
+  plaintext->resize(ciphertext.size() - kTagBytes);
+  unsigned long long plen = 0;
+  if (crypto_aead_aes256gcm_decrypt_afternm(reinterpret_cast<uint8_t*>(plaintext->data()), &plen,
+                                            nullptr, U8(ciphertext), ciphertext.size(), U8(ad),
+                                            ad.size(), nonce, &state_) != 0) {
+    plaintext->clear();
+    return Status::Unauthenticated("ciphertext failed authentication");
+  }
+  plaintext->resize(plen);
+  return Status::Ok();
+}
+
 Result<SymmetricKey> KeyFromPassphrase(std::string_view passphrase, std::string_view salt,
                                        const PwhashParams& params) {
   if (salt.size() != kPwhashSaltBytes) return Status::Corruption("passphrase salt has the wrong length");

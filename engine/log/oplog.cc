@@ -191,7 +191,7 @@ void SealOp(const crypto::SymmetricKey& epoch_key, const SpaceId& space, const D
 
 Status OpenOp(const crypto::SymmetricKey& epoch_key, const SpaceId& space, const DeviceId& device,
               uint64_t seq, std::string_view prev_hash, const v1::OpEnvelope& op,
-              std::string* payload) {
+              std::string* payload, bool payload_hash_derived) {
   if (op.purged()) return Status::FailedPrecondition(DescribeOp(space, device, seq) + " was purged");
   if (op.format() != kOpFormat) {
     return Status::Corruption(DescribeOp(space, device, seq) + " has unknown format " +
@@ -201,12 +201,15 @@ Status OpenOp(const crypto::SymmetricKey& epoch_key, const SpaceId& space, const
     return Status::Corruption(DescribeOp(space, device, seq) + " uses an unknown cipher");
   }
   const std::string& ct = op.ciphertext();
-  uint8_t hash[crypto::kHashBytes];
-  crypto_generichash(hash, sizeof(hash), U8(ct), ct.size(), nullptr, 0);
-  if (!crypto::ConstantTimeEquals(
-          std::string_view(reinterpret_cast<const char*>(hash), sizeof(hash)), op.payload_hash())) {
-    return Status::Corruption(DescribeOp(space, device, seq) +
-                              " does not match its payload hash: it was altered");
+  if (!payload_hash_derived) {
+    uint8_t hash[crypto::kHashBytes];
+    crypto_generichash(hash, sizeof(hash), U8(ct), ct.size(), nullptr, 0);
+    if (!crypto::ConstantTimeEquals(
+            std::string_view(reinterpret_cast<const char*>(hash), sizeof(hash)),
+            op.payload_hash())) {
+      return Status::Corruption(DescribeOp(space, device, seq) +
+                                " does not match its payload hash: it was altered");
+    }
   }
   if (ct.size() < crypto::kAeadTagBytes) {
     return Status::Corruption(DescribeOp(space, device, seq) + " failed authentication");

@@ -69,10 +69,13 @@ void SealOp(const crypto::SymmetricKey& epoch_key, const SpaceId& space, const D
             uint64_t seq, std::string_view payload, v1::OpEnvelope* op);
 // Authenticates and decrypts op `seq` following `prev_hash`. Corruption
 // naming the op on an unknown format or cipher, a bad payload hash or a
-// failed AEAD; FailedPrecondition if purged.
+// failed AEAD; FailedPrecondition if purged. `payload_hash_derived`: the
+// caller computed op.payload_hash() from op.ciphertext() itself, so it is
+// not computed again (the AEAD tag is checked either way).
 [[nodiscard]] Status OpenOp(const crypto::SymmetricKey& epoch_key, const SpaceId& space,
                             const DeviceId& device, uint64_t seq, std::string_view prev_hash,
-                            const v1::OpEnvelope& op, std::string* payload);
+                            const v1::OpEnvelope& op, std::string* payload,
+                            bool payload_hash_derived = false);
 // Same, following op.prev_hash (an op as sent).
 [[nodiscard]] Status OpenOp(const crypto::SymmetricKey& epoch_key, const SpaceId& space,
                             const DeviceId& device, uint64_t seq, const v1::OpEnvelope& op,

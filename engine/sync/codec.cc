@@ -275,18 +275,25 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
     op.set_prev_hash(prev);
     op.set_salt(salt);
     op.set_aead(c.has_aead() ? c.aead() : kDefaultAead);
-    if (c.has_payload_hash()) {
-      if (c.payload_hash().size() != crypto::kHashBytes) {
-        return Malformed("an op's payload hash has " + std::to_string(c.payload_hash().size()) +
-                         " bytes");
-      }
+    if (c.has_payload_hash() && c.payload_hash().size() != crypto::kHashBytes) {
+      return Malformed("an op's payload hash has " + std::to_string(c.payload_hash().size()) +
+                       " bytes");
+    }
+    if (c.purged()) {
+      if (!c.has_payload_hash()) return Malformed("a purged op lacks its payload hash");
       op.set_payload_hash(c.payload_hash());
     } else {
+      // Derived here, always (Ingest relies on it: OpBatch::derived_hashes);
+      // one sent along anyway must be the same.
       op.set_payload_hash(crypto::Hash(c.ciphertext()));
+      if (c.has_payload_hash() && !crypto::ConstantTimeEquals(c.payload_hash(), op.payload_hash())) {
+        return Malformed("an op's payload hash does not match its ciphertext");
+      }
     }
     op.set_ciphertext(c.ciphertext());
     op.set_purged(c.purged());
     prev = log::OpHash(*space, *device, seq, prev, op);
+    run_.batch.derived_hashes.push_back(prev);
     std::string& encoded = run_.batch.ops.emplace_back();
     op.SerializeToString(&encoded);
     bytes_ += encoded.size();

@@ -625,10 +625,13 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<v1::SyncBatc
       merged.first_seq = runs[begin].run.batch.first_seq;
       merged.signature = runs[end - 1].run.batch.signature;
       merged.ops.reserve(ops);
+      merged.derived_hashes.reserve(ops);
       for (size_t i = begin; i < end; ++i) {
         auto& from = runs[i].run.batch.ops;
         merged.ops.insert(merged.ops.end(), std::make_move_iterator(from.begin()),
                           std::make_move_iterator(from.end()));
+        auto& hashes = runs[i].run.batch.derived_hashes;
+        merged.derived_hashes.insert(merged.derived_hashes.end(), hashes.begin(), hashes.end());
       }
       Result<uint64_t> added = engine_.Ingest(merged);
       if (added.ok()) {

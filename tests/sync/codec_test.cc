@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "engine/crypto/crypto.h"
+#include "engine/log/oplog.h"
 #include "kindred/v1/store.pb.h"
 #include "tests/sync/sync_test_util.h"
 
@@ -69,8 +71,56 @@ TEST(SyncCodecTest, TheCompactFormRebuildsTheExactEnvelopesAndSignature) {
       EXPECT_EQ(rebuilt[i].first_seq, batches[i].first_seq);
       EXPECT_EQ(rebuilt[i].ops, batches[i].ops);
       EXPECT_EQ(rebuilt[i].signature, batches[i].signature);
+      // The hashes handed to Ingest are those of the rebuilt ops.
+      ASSERT_EQ(rebuilt[i].derived_hashes.size(), rebuilt[i].ops.size());
+      for (size_t k = 0; k < rebuilt[i].ops.size(); ++k) {
+        v1::OpEnvelope op;
+        ASSERT_TRUE(op.ParseFromString(rebuilt[i].ops[k]));
+        EXPECT_EQ(op.payload_hash(), crypto::Hash(op.ciphertext()));
+        EXPECT_EQ(rebuilt[i].derived_hashes[k],
+                  kindred::log::OpHash(rebuilt[i].space, rebuilt[i].device, rebuilt[i].first_seq + k, op));
+      }
     }
   }
+}
+
+size_t CountEntries(Engine& engine, const SpaceId& space) {
+  size_t n = 0;
+  EXPECT_TRUE(engine.Scan(space, "journal", [&](const Record&) {
+                    ++n;
+                    return true;
+                  }).ok());
+  return n;
+}
+
+TEST(SyncCodecTest, IngestTakesTheDerivedHashesAndStillChecksTheTagsAndSignature) {
+  Device a("Alex", 1);
+  Device b("Alex", 2);
+  a.AddMany(8, 8);
+  testing::Link(a, b);
+  const auto batches = AllBatches(*a.engine, a.space());
+  ASSERT_EQ(batches.size(), 1u);
+  std::vector<EncodedPart> parts;
+  KnownHeads sender;
+  ASSERT_TRUE(EncodeBatch(batches[0], 1000, 1 << 20, &sender, &parts).ok());
+  ASSERT_EQ(parts.size(), 1u);
+  auto rebuild = [](v1::SyncBatch part) {
+    RunBuilder builder;
+    auto complete = builder.Add(part, KnownHeads{});
+    EXPECT_TRUE(complete.ok() && *complete);
+    return builder.Take().batch;
+  };
+  // A ciphertext byte flipped on the wire: the receiver derives the payload
+  // hash and the op hashes from the flipped bytes, so the AEAD tag and the
+  // signature over the chain must catch it.
+  v1::SyncBatch part = ParseMessage(parts[0].bytes)->batch();
+  part.mutable_ops(3)->mutable_ciphertext()->at(5) ^= 1;
+  EXPECT_EQ(b.engine->Ingest(rebuild(part)).status().code(), StatusCode::kCorruption);
+  EXPECT_EQ(CountEntries(*b.engine, a.space()), 0u) << "nothing of a refused batch is kept";
+  // The genuine run goes in whole.
+  auto added = b.engine->Ingest(rebuild(ParseMessage(parts[0].bytes)->batch()));
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(CountEntries(*b.engine, a.space()), 8u);
 }
 
 TEST(SyncCodecTest, TheWireFormLeavesOutWhatTheReceiverCanDerive) {
@@ -264,6 +314,17 @@ TEST_F(RunBuilderTest, MalformedPartsAreRefused) {
   expect_refused([](v1::SyncBatch& b) { b.mutable_ops(0)->set_salt(std::string(100, 's')); },
                  "salt");
   expect_refused([](v1::SyncBatch& b) { b.mutable_ops(0)->set_payload_hash("x"); }, "payload hash");
+  // An op that is not purged carries no payload hash; one sent anyway must
+  // be the hash of its ciphertext (the receiver derives it, always).
+  expect_refused([](v1::SyncBatch& b) { b.mutable_ops(1)->set_payload_hash(std::string(32, 'h')); },
+                 "payload hash of another ciphertext");
+  {
+    auto parts = parts_;
+    parts[0].mutable_ops(1)->set_payload_hash(crypto::Hash(parts[0].ops(1).ciphertext()));
+    EXPECT_TRUE(AddAll(parts).ok()) << "the right payload hash, sent anyway";
+  }
+  expect_refused([](v1::SyncBatch& b) { b.mutable_ops(1)->set_purged(true); },
+                 "purged without its payload hash");
   auto parts = parts_;
   parts[1].set_signature("short");
   EXPECT_EQ(AddAll(parts).code(), StatusCode::kCorruption);

@@ -103,6 +103,13 @@ struct OpBatch {
   uint64_t first_seq = 0;
   std::vector<std::string> ops;  // encoded op envelopes, seq first_seq, first_seq+1, ...
   std::string signature;         // encoded batch signature over the last op
+  // Optional, and only from code in this process that computed them itself
+  // from `ops` (never values a peer sent): derived_hashes[i] is the op hash
+  // of ops[i] along the prev_hash it names, and every op that is not purged
+  // had its payload_hash computed here from its ciphertext. Ingest then
+  // uses them instead of hashing every op a second time. Empty: Ingest
+  // computes and checks both itself.
+  std::vector<std::string> derived_hashes;
 };
 
 // The public identity another device needs to add this one to a space.
