@@ -48,14 +48,17 @@ struct Node {
       : home(TempHome()), engine(NewEngine(home, name)), pool(2), work(io.get_executor()) {
     thread = std::thread([this] { io.run(); });
     pthread_setname_np(thread.native_handle(), ("io-" + name).substr(0, 15).c_str());
-    std::latch named(2);
+    // Names both pool threads: each task holds its thread until both ran.
+    // The latch is shared: a task may still be leaving arrive_and_wait()
+    // after this constructor has returned.
+    auto named = std::make_shared<std::latch>(2);
     for (int i = 0; i < 2; ++i) {
-      asio::post(pool, [&named, name] {
+      asio::post(pool, [named, name] {
         pthread_setname_np(pthread_self(), ("pool-" + name).substr(0, 15).c_str());
-        named.arrive_and_wait();
+        named->arrive_and_wait();
       });
     }
-    named.wait();
+    named->wait();
   }
   ~Node() {
     work.reset();
