@@ -10,6 +10,8 @@
 #include <utility>
 // clang-format on
 
+#include <pthread.h>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -19,11 +21,10 @@
 #include <cstdlib>
 #include <filesystem>
 #include <future>
+#include <latch>
 #include <memory>
 #include <string>
-#include <latch>
 #include <thread>
-#include <pthread.h>
 
 #include "bench/common/devices.h"
 #include "engine/sync/client.h"

@@ -13,6 +13,7 @@
 // clang-format on
 
 #include <benchmark/benchmark.h>
+#include <sys/resource.h>
 
 #include <algorithm>
 #include <atomic>
@@ -28,8 +29,6 @@
 #include <mutex>
 #include <random>
 #include <thread>
-
-#include <sys/resource.h>
 
 #include "bench/common/sync_node.h"
 #include "engine/sync/client.h"

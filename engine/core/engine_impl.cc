@@ -971,7 +971,8 @@ Result<v1::RecordState> EngineImpl::ReadState(std::string_view key, std::string_
   ad.append(key);
   crypto::SecretString plain;
   if (Status opened = records_.Open(ad, sealed, &plain.str()); !opened.ok()) {
-    if (opened.code() == StatusCode::kCorruption) return opened;
+    if (opened.code() == StatusCode::kFailedPrecondition)
+      return Status::Corruption(opened.message());
     return Status::Corruption("a stored record failed authentication: the store was altered");
   }
   v1::RecordState state;

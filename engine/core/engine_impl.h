@@ -6,10 +6,10 @@
 #include <deque>
 #include <functional>
 #include <map>
-#include <optional>
-#include <set>
 #include <memory>
 #include <mutex>
+#include <optional>
+#include <set>
 #include <string>
 #include <vector>
 

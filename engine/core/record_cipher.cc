@@ -81,7 +81,7 @@ Status RecordCipher::Open(std::string_view ad, std::string_view sealed, std::str
   if (sealed.size() >= kGcmHeaderBytes + crypto::AesGcmKey::kTagBytes &&
       static_cast<uint8_t>(sealed[0]) == kGcmForm) {
     if (!crypto::AesGcmKey::Available()) {
-      return Status::Corruption(
+      return Status::FailedPrecondition(
           "a stored record is sealed with AES-256-GCM, which this processor cannot run");
     }
     const std::string_view salt = sealed.substr(1, kSaltBytes);

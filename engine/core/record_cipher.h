@@ -58,8 +58,9 @@ class RecordCipher {
   // Appends `plain` sealed with `ad` to `*out`.
   void Seal(std::string_view ad, std::string_view plain, std::string* out);
   // Opens a value Seal made (in this or any earlier process with the same
-  // keys). Unauthenticated when it does not verify, Corruption when it is
-  // in the AES-GCM form and this CPU cannot run AES-GCM.
+  // keys). Unauthenticated or Corruption when it does not verify,
+  // FailedPrecondition when it is in the AES-GCM form and this CPU cannot
+  // run AES-GCM.
   [[nodiscard]] Status Open(std::string_view ad, std::string_view sealed, std::string* plain) const;
 
   static constexpr uint8_t kGcmForm = 0xA2;

@@ -151,7 +151,9 @@ bool AesGcmKey::Available() {
   return sodium_init() >= 0 && crypto_aead_aes256gcm_is_available() == 1;
 }
 
-AesGcmKey::AesGcmKey(const SymmetricKey& key) { crypto_aead_aes256gcm_beforenm(&state_, key.data()); }
+AesGcmKey::AesGcmKey(const SymmetricKey& key) {
+  crypto_aead_aes256gcm_beforenm(&state_, key.data());
+}
 
 AesGcmKey::~AesGcmKey() { sodium_memzero(&state_, sizeof(state_)); }
 
@@ -161,8 +163,8 @@ void AesGcmKey::Seal(const uint8_t (&nonce)[kNonceBytes], std::string_view ad,
   out->resize(base + plaintext.size() + kTagBytes);
   unsigned long long clen = 0;
   crypto_aead_aes256gcm_encrypt_afternm(reinterpret_cast<uint8_t*>(out->data() + base), &clen,
-                                        U8(plaintext), plaintext.size(), U8(ad), ad.size(),
-                                        nullptr, nonce, &state_);
+                                        U8(plaintext), plaintext.size(), U8(ad), ad.size(), nullptr,
+                                        nonce, &state_);
   out->resize(base + clen);
 }
 

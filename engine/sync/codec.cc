@@ -286,7 +286,8 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
       // Derived here, always (Ingest relies on it: OpBatch::derived_hashes);
       // one sent along anyway must be the same.
       op.set_payload_hash(crypto::Hash(c.ciphertext()));
-      if (c.has_payload_hash() && !crypto::ConstantTimeEquals(c.payload_hash(), op.payload_hash())) {
+      if (c.has_payload_hash() &&
+          !crypto::ConstantTimeEquals(c.payload_hash(), op.payload_hash())) {
         return Malformed("an op's payload hash does not match its ciphertext");
       }
     }

@@ -78,7 +78,8 @@ TEST(SyncCodecTest, TheCompactFormRebuildsTheExactEnvelopesAndSignature) {
         ASSERT_TRUE(op.ParseFromString(rebuilt[i].ops[k]));
         EXPECT_EQ(op.payload_hash(), crypto::Hash(op.ciphertext()));
         EXPECT_EQ(rebuilt[i].derived_hashes[k],
-                  kindred::log::OpHash(rebuilt[i].space, rebuilt[i].device, rebuilt[i].first_seq + k, op));
+                  kindred::log::OpHash(rebuilt[i].space, rebuilt[i].device,
+                                       rebuilt[i].first_seq + k, op));
       }
     }
   }
@@ -86,10 +87,13 @@ TEST(SyncCodecTest, TheCompactFormRebuildsTheExactEnvelopesAndSignature) {
 
 size_t CountEntries(Engine& engine, const SpaceId& space) {
   size_t n = 0;
-  EXPECT_TRUE(engine.Scan(space, "journal", [&](const Record&) {
-                    ++n;
-                    return true;
-                  }).ok());
+  EXPECT_TRUE(engine
+                  .Scan(space, "journal",
+                        [&](const Record&) {
+                          ++n;
+                          return true;
+                        })
+                  .ok());
   return n;
 }
 
