@@ -373,7 +373,27 @@ void Session::Handle(v1::SyncMessage& message) {
       ++batches_received_;
       ++outcome_.stats.batches_received;
       const bool done = batch.done();
-      inbound_.push_back(std::move(*message.mutable_batch()));
+      // Rebuilt now, on the event loop, while the runs before it are being
+      // ingested (hashing every op is most of it); a malformed part is
+      // reported once the runs before it are in.
+      Inbound in;
+      in.ops = static_cast<size_t>(batch.ops_size());
+      if (rebuild_failed_) {
+        in.status = Status::Corruption("the peer broke the sync protocol earlier");
+      } else {
+        KnownHeads& known = received_views_[{*space, *device}];
+        Result<bool> complete = runs_.Add(batch, known);
+        if (!complete.ok()) {
+          rebuild_failed_ = true;
+          in.status = Status::Corruption("the peer broke the sync protocol: " +
+                                         complete.status().message());
+        } else if (*complete) {
+          SignedRun run = runs_.Take();
+          known.last_run = LogHead{run.batch.first_seq + run.batch.ops.size() - 1, run.head_hash};
+          in.run = std::move(run);
+        }
+      }
+      inbound_.push_back(std::move(in));
       if (done) {
         if (peer_done_) return ProtocolError("it marked a SyncBatch done after it was done");
         peer_done_ = true;
@@ -463,12 +483,10 @@ asio::awaitable<void> Session::Ingester() {
     // Everything that has arrived, up to about kMaxIngestOps ops, is
     // rebuilt and ingested in one go: consecutive runs of one log then
     // share one durable write (see IngestParts).
-    std::vector<v1::SyncBatch> parts;
+    std::vector<Inbound> parts;
     size_t ops = 0;
-    while (!inbound_.empty() &&
-           (parts.empty() ||
-            ops + static_cast<size_t>(inbound_.front().ops_size()) <= kMaxIngestOps)) {
-      ops += static_cast<size_t>(inbound_.front().ops_size());
+    while (!inbound_.empty() && (parts.empty() || ops + inbound_.front().ops <= kMaxIngestOps)) {
+      ops += inbound_.front().ops;
       parts.push_back(std::move(inbound_.front()));
       inbound_.pop_front();
     }
@@ -519,10 +537,10 @@ asio::awaitable<void> Session::Ingester() {
   wake_.Notify();
 }
 
-std::vector<Session::IngestResult> Session::IngestParts(std::vector<v1::SyncBatch>& parts) {
+std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& parts) {
   std::vector<IngestResult> results(parts.size());
-  // Rebuild the parts in order, up to the first that fails; the runs they
-  // complete are ingested below, before that failure is reported.
+  // The runs the parts complete, up to the first part that failed to
+  // rebuild; those runs are ingested below, before that failure is reported.
   struct Completed {
     size_t part = 0;  // the part that completed the run
     SignedRun run;
@@ -530,28 +548,19 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<v1::SyncBatc
   std::vector<Completed> runs;
   size_t rebuilt = 0;
   for (; rebuilt < parts.size(); ++rebuilt) {
-    const v1::SyncBatch& part = parts[rebuilt];
+    Inbound& part = parts[rebuilt];
     IngestResult& result = results[rebuilt];
-    KnownHeads* known = nullptr;
-    KnownHeads none;
-    auto space = SpaceId::FromBytes(part.space_id());
-    auto device = DeviceId::FromBytes(part.device_id());
-    if (space.ok() && device.ok()) known = &received_views_[{*space, *device}];
-    Result<bool> complete = runs_.Add(part, known ? *known : none);
-    if (!complete.ok()) {
-      result.status =
-          Status::Corruption("the peer broke the sync protocol: " + complete.status().message());
+    if (!part.status.ok()) {
+      result.status = std::move(part.status);
       result.reason = EndReason::kProtocol;
       break;
     }
-    if (!*complete) continue;
-    SignedRun run = runs_.Take();
-    const uint64_t last_seq = run.batch.first_seq + run.batch.ops.size() - 1;
-    if (known) known->last_run = LogHead{last_seq, run.head_hash};
+    if (!part.run) continue;
+    SignedRun& run = *part.run;
     result.run_complete = true;
     result.space = run.batch.space;
     result.device = run.batch.device;
-    result.last_seq = last_seq;
+    result.last_seq = run.batch.first_seq + run.batch.ops.size() - 1;
     runs.push_back(Completed{rebuilt, std::move(run)});
   }
   // Ingest the runs, consecutive runs of one log merged into one batch: the

@@ -144,6 +144,13 @@ class Session {
   struct InFlight {
     uint64_t ops;
   };
+  // One SyncBatch as received, rebuilt as it arrived (on the event loop,
+  // while the runs before it are being ingested).
+  struct Inbound {
+    size_t ops = 0;
+    Status status;                 // not OK: the part broke the protocol (reported in turn)
+    std::optional<SignedRun> run;  // the run this part completes, if it does
+  };
   // What ingesting one part gave.
   struct IngestResult {
     Status status;                             // OK, or why the part or its run was refused...
@@ -176,11 +183,11 @@ class Session {
                                          std::map<DeviceId, KnownHeads>* views, size_t max_batches);
   // Sends `part` once the peer's window has room; false if the session ended.
   asio::awaitable<bool> SendPart(EncodedPart part);
-  // Rebuilds `parts` in order and ingests the runs they complete, merging
-  // consecutive runs of one log into one Engine::Ingest (blocking
-  // executor). One result per part, up to and including the first that
-  // failed (a malformed part, or a run Ingest refused).
-  std::vector<IngestResult> IngestParts(std::vector<v1::SyncBatch>& parts);
+  // Ingests the runs `parts` complete, in order, merging consecutive runs
+  // of one log into one Engine::Ingest (blocking executor). One result per
+  // part, up to and including the first that failed (a malformed part, or
+  // a run Ingest refused).
+  std::vector<IngestResult> IngestParts(std::vector<Inbound>& parts);
   // Why Ingest refused a run: a fork, or a failed verification.
   void ClassifyRefusal(const SignedRun& run, const Status& refused, IngestResult* result);
 
@@ -233,16 +240,16 @@ class Session {
   bool push_pending_ = false;
 
   // Receiving.
-  std::deque<v1::SyncBatch> inbound_;
+  std::deque<Inbound> inbound_;
   bool ingesting_ = false;
   uint64_t batches_received_ = 0;
   uint64_t batches_processed_ = 0;
   bool peer_done_ = false;
   uint64_t peer_done_batches_ = 0;
-  RunBuilder runs_;  // touched only by IngestParts, one call at a time
+  RunBuilder runs_;              // rebuilds each SyncBatch as it arrives
+  bool rebuild_failed_ = false;  // a part broke the protocol: later ones are not rebuilt
   // Per log, what a SyncBatch without prev_hash may follow (codec.h): our
-  // Hello's head and the last run the peer sent us. Set when the peer's
-  // Hello arrives; then touched only by IngestParts.
+  // Hello's head and the last run the peer sent us.
   std::map<std::pair<SpaceId, DeviceId>, KnownHeads> received_views_;
   bool we_owe_ = false;  // by the Hellos, the peer lacks something we hold
 
