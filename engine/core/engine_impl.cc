@@ -566,12 +566,11 @@ EngineImpl::EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
       options_(std::move(options)),
       secrets_(std::move(secrets)),
       store_(std::move(store)),
-      records_key_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kRecords)),
       index_key_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kIndex)),
       wrap_key_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kSpaceWrap)),
       hlc_(env.clock()),
-      records_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kRecordsGcm), records_key_,
-               env.random()) {
+      records_(crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kRecordsGcm),
+               crypto::DeriveKey(secrets_.local_key, crypto::kdf_label::kRecords), env.random()) {
   if (options_.passphrase) {
     sodium_memzero(options_.passphrase->data(), options_.passphrase->size());
     options_.passphrase.reset();

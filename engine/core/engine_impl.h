@@ -228,7 +228,6 @@ class EngineImpl final : public Engine {
   DeviceSecrets secrets_;
   std::unique_ptr<store::Store> store_;
   DeviceInfo device_;
-  crypto::SymmetricKey records_key_;  // XChaCha20-Poly1305 records (RecordCipher)
   crypto::SymmetricKey index_key_;
   crypto::SymmetricKey wrap_key_;
   log::HybridClock hlc_;

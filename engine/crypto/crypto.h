@@ -157,7 +157,7 @@ inline constexpr char kRecords[] = "kd-recrd";    // materialised records at res
 inline constexpr char kIndex[] = "kd-index";      // index tokens at rest
 inline constexpr char kSpaceWrap[] = "kd-spkey";  // wrapping space keys at rest
 inline constexpr char kMeta[] = "kd-meta_";       // other encrypted metadata at rest
-inline constexpr char kRecordsGcm[] = "kd-recgm";  // one process's AES-GCM key for records
+inline constexpr char kRecordsGcm[] = "kd-recgm";  // records at rest, AES-GCM (keys per process)
 }  // namespace kdf_label
 
 // Derives subkey `id` for purpose `label` (8 bytes) from `master`.

@@ -480,9 +480,9 @@ asio::awaitable<void> Session::Ingester() {
   for (;;) {
     while (inbound_.empty() && !closing_) co_await wake_.Wait();
     if (closing_) break;
-    // Everything that has arrived, up to about kMaxIngestOps ops, is
-    // rebuilt and ingested in one go: consecutive runs of one log then
-    // share one durable write (see IngestParts).
+    // Everything that has arrived (rebuilt as it came), up to about
+    // kMaxIngestOps ops, is ingested in one go: consecutive runs of one log
+    // then share one durable write (see IngestParts).
     std::vector<Inbound> parts;
     size_t ops = 0;
     while (!inbound_.empty() && (parts.empty() || ops + inbound_.front().ops <= kMaxIngestOps)) {
@@ -640,7 +640,9 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
         merged.ops.insert(merged.ops.end(), std::make_move_iterator(from.begin()),
                           std::make_move_iterator(from.end()));
         auto& hashes = runs[i].run.batch.derived_hashes;
-        merged.derived_hashes.insert(merged.derived_hashes.end(), hashes.begin(), hashes.end());
+        merged.derived_hashes.insert(merged.derived_hashes.end(),
+                                     std::make_move_iterator(hashes.begin()),
+                                     std::make_move_iterator(hashes.end()));
       }
       Result<uint64_t> added = engine_.Ingest(merged);
       if (added.ok()) {
@@ -650,13 +652,17 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
           results[runs[i].part].head_hash = runs[i].run.head_hash;
         }
       } else {
-        // Give each run its ops back, then one by one.
-        size_t at = 0;
+        // Give each run its ops and their hashes back, then one by one.
+        size_t at = 0, hash_at = 0;
         for (size_t i = begin; i < end; ++i) {
-          auto& to = runs[i].run.batch.ops;
-          std::move(merged.ops.begin() + static_cast<std::ptrdiff_t>(at),
-                    merged.ops.begin() + static_cast<std::ptrdiff_t>(at + to.size()), to.begin());
-          at += to.size();
+          OpBatch& to = runs[i].run.batch;
+          auto give_back = [](auto& from, size_t* offset, auto& into) {
+            const auto first = from.begin() + static_cast<std::ptrdiff_t>(*offset);
+            std::move(first, first + static_cast<std::ptrdiff_t>(into.size()), into.begin());
+            *offset += into.size();
+          };
+          give_back(merged.ops, &at, to.ops);
+          give_back(merged.derived_hashes, &hash_at, to.derived_hashes);
         }
         for (size_t i = begin; i < end && ok; ++i) {
           ok = ingest_one(runs[i]);
