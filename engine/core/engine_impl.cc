@@ -99,6 +99,9 @@ struct EngineImpl::Writer {
 
   Result<std::vector<std::string>> result = Status::Internal("commit did not run");
   uint64_t ingested = 0;
+  // Ingest's caller's, called once the batch is built (see Engine::Ingest);
+  // null once called.
+  const std::function<void()>* on_built = nullptr;
   bool done = false;
   std::condition_variable cv;
 };
@@ -180,6 +183,30 @@ struct EngineImpl::GroupState {
   // The worker thread seals our own ops during phase 1 (see Sealer), so
   // ingested batches cannot use it then.
   bool worker_busy = false;
+  // The group whose write is under way while this one is built (see
+  // RunInGroup), or null. What it will have written is read from it:
+  // records, peers' heads and applied marks, and op hashes.
+  const GroupState* below = nullptr;
+};
+
+// A group of peers' batches whose write is under way while the next group
+// is built on top of what it will have written (see RunInGroup).
+struct EngineImpl::InFlight {
+  std::shared_ptr<const GroupState> state;  // read-only from now on
+  bool done = false;                        // guarded by commit_mu_
+  Status status;                            // guarded by commit_mu_; set with done
+};
+
+// One group commit: its writers, and what it builds on.
+struct EngineImpl::GroupRun {
+  std::vector<Writer*> writers;
+  std::shared_ptr<InFlight> below;  // the group written meanwhile, or null
+  // The writers left the queue before the write, so that the next group
+  // could be built meanwhile.
+  bool published = false;
+  // Kept until the writers are woken, then freed (jobs first).
+  std::shared_ptr<GroupState> state;
+  std::vector<RecordJob> jobs;
 };
 
 // A thread that runs one task at a time for the group-commit leader (the
@@ -454,7 +481,7 @@ class EngineImpl::Sealer {
   // Leader, after SealRecords: hands over the group's state, which the
   // helper frees while the leader writes (or which dies here without one).
   // Nothing may touch `g` or the jobs afterwards.
-  void Retire(std::unique_ptr<GroupState> g, std::vector<RecordJob> jobs) {
+  void Retire(std::shared_ptr<GroupState> g, std::vector<RecordJob> jobs) {
     if (!helper_) return;
     retired_group_ = std::move(g);
     retired_jobs_ = std::move(jobs);
@@ -556,7 +583,7 @@ class EngineImpl::Sealer {
   std::map<SpaceId, Chain> chains_;
   v1::OpEnvelope envelope_;
   // Handed to the helper by Retire.
-  std::unique_ptr<GroupState> retired_group_;
+  std::shared_ptr<GroupState> retired_group_;
   std::vector<RecordJob> retired_jobs_;
 };
 
@@ -991,14 +1018,25 @@ Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const Spa
   CachedRecord cached;
   cached.space = space;
   cached.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
-  std::string sealed;
-  Status s = store_->Get(store::Cf::kRecords, key, &sealed);
-  if (s.ok()) {
-    KINDRED_ASSIGN_OR_RETURN(*cached.state, ReadState(key, sealed));
+  const CachedRecord* written = nullptr;  // by the group in flight below
+  if (g.below) {
+    auto below = g.below->records.find(key);
+    if (below != g.below->records.end() && below->second.dirty) written = &below->second;
+  }
+  if (written) {
+    *cached.state = *written->state;
     cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
-    *cached.before = *cached.state;
-  } else if (s.code() != StatusCode::kNotFound) {
-    return s;
+    *cached.before = *written->state;
+  } else {
+    std::string sealed;
+    Status s = store_->Get(store::Cf::kRecords, key, &sealed);
+    if (s.ok()) {
+      KINDRED_ASSIGN_OR_RETURN(*cached.state, ReadState(key, sealed));
+      cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
+      *cached.before = *cached.state;
+    } else if (s.code() != StatusCode::kNotFound) {
+      return s;
+    }
   }
   auto added = g.records.emplace(std::move(key), cached).first;
   g.record_order.push_back(&*added);
@@ -1049,14 +1087,22 @@ Result<std::vector<std::string>> EngineImpl::CommitInternal(const SpaceId& space
   return std::move(w.result);
 }
 
-Result<uint64_t> EngineImpl::Ingest(const OpBatch& batch) {
-  if (batch.ops.empty()) return uint64_t{0};
+Result<uint64_t> EngineImpl::Ingest(const OpBatch& batch, const std::function<void()>& on_built) {
   Writer w;
   w.ingest = &batch;
+  w.on_built = on_built ? &on_built : nullptr;
+  // Unless the group announced it before its write, on the way out.
+  struct Announce {
+    Writer& w;
+    ~Announce() {
+      if (w.on_built) (*w.on_built)();
+    }
+  } announce{w};
+  if (batch.ops.empty()) return uint64_t{0};
   RunInGroup(w);
   if (!w.result.ok()) return w.result.status();
   // A batch that changed the roster or brought a key takes effect before
-  // the next one is checked.
+  // the next one is checked (such a group does not announce itself early).
   KINDRED_RETURN_IF_ERROR(RefreshControl());
   if (w.ingested > 0) NotifyChanged(batch.space);
   return w.ingested;
@@ -1072,54 +1118,72 @@ Status EngineImpl::RunExclusive(const std::function<Status()>& fn) {
 void EngineImpl::RunInGroup(Writer& w) {
   std::unique_lock<std::mutex> lock(commit_mu_);
   writers_.push_back(&w);
-  while (!w.done && &w != writers_.front()) w.cv.wait(lock);
+  while (!w.done && (writers_.empty() || &w != writers_.front())) w.cv.wait(lock);
   if (w.done) return;
 
   // Leader: take everyone queued so far, with a cap to bound memory. Work
   // that must run alone forms a group of its own.
-  std::vector<Writer*> group;
+  GroupRun run;
   size_t ops = 0;
+  bool ingest_only = true;
   for (Writer* other : writers_) {
-    if (!group.empty() && (other->exclusive || ops + other->Size() > 10000)) break;
-    group.push_back(other);
+    if (!run.writers.empty() && (other->exclusive || ops + other->Size() > 10000)) break;
+    run.writers.push_back(other);
     ops += other->Size();
+    ingest_only = ingest_only && other->ingest;
     if (other->exclusive) break;
+  }
+  // A group of peers' batches is built on top of the group whose write is
+  // still under way, if any (a sync's batches follow one another); anything
+  // else waits until that write is done.
+  run.below = in_flight_;
+  if (run.below && (run.below->done || !ingest_only)) {
+    in_flight_cv_.wait(lock, [&run] { return run.below->done; });
+    run.below.reset();
   }
   // Build and write without the lock, so later writers can queue up behind
   // this group and share the next write. Only the leader (the front of the
   // queue) touches heads_, and there is one leader at a time.
   lock.unlock();
   Status s;
-  if (group.front()->exclusive) {
-    s = (*group.front()->exclusive)();
-    group.front()->result = s.ok() ? Result<std::vector<std::string>>(std::vector<std::string>{})
-                                   : Result<std::vector<std::string>>(s);
+  if (run.writers.front()->exclusive) {
+    s = (*run.writers.front()->exclusive)();
+    run.writers.front()->result = s.ok()
+                                      ? Result<std::vector<std::string>>(std::vector<std::string>{})
+                                      : Result<std::vector<std::string>>(s);
   } else {
-    s = CommitGroup(group);
+    s = CommitGroup(run);
   }
   lock.lock();
-  for (Writer* done : group) {
+  for (Writer* done : run.writers) {
     if (!s.ok()) done->result = s;
-    writers_.pop_front();
+    if (!run.published) writers_.pop_front();
     done->done = true;
     if (done != &w) done->cv.notify_one();
   }
-  if (!writers_.empty()) writers_.front()->cv.notify_one();
+  if (!run.published && !writers_.empty()) writers_.front()->cv.notify_one();
+  lock.unlock();
+  // The group's state (and the one below, if this was the last to read it)
+  // is freed here, once its writers are on their way.
 }
 
-Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
+Status EngineImpl::CommitGroup(GroupRun& run) {
   // Phase 1, in order: assign seqs and clocks, build payloads, merge into
   // records, check peers' batches; our ops go to the sealer as they are
   // built. Each writer is all or nothing: when one fails, the group is
   // rebuilt without it (failures are rare), with a fresh salt.
-  if (!records_error_.ok()) return records_error_;
+  std::vector<Writer*>& group = run.writers;
+  const InFlight* below = run.below.get();
+  // With a group below, records_error_ is its leader's until it is written.
+  if (!below && !records_error_.ok()) return records_error_;
   std::vector<bool> failed(group.size(), false);
-  std::unique_ptr<GroupState> g;
+  std::shared_ptr<GroupState> g;
   std::unique_ptr<Sealer> sealer;  // declared after g: it goes first
   for (bool rebuild = true; rebuild;) {
     rebuild = false;
     sealer.reset();  // stops the helper of a failed attempt
-    g = std::make_unique<GroupState>();
+    g = std::make_shared<GroupState>();
+    if (below) g->below = below->state.get();
     size_t local_ops = 0, ingested_ops = 0;
     for (size_t i = 0; i < group.size(); ++i) {
       if (!failed[i] && group[i]->mutations) local_ops += group[i]->mutations->size();
@@ -1186,6 +1250,16 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
     }
   });
 
+  // The group below is written before this one's batches are built (purges
+  // read the stored log) and written; if its write failed, this group,
+  // built on it, fails too.
+  if (below) {
+    std::unique_lock<std::mutex> lock(commit_mu_);
+    in_flight_cv_.wait(lock, [below] { return below->done; });
+    KINDRED_RETURN_IF_ERROR(below->status);
+  }
+  if (!records_error_.ok()) return records_error_;
+
   // Phase 3: the op log's batch. Our new ops in each space become one
   // segment, signed once over its last op.
   store::Batch batch = store_->NewBatch(last_log_bytes_ + last_log_bytes_ / 8);
@@ -1226,11 +1300,36 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
   last_log_bytes_ = batch.ByteSize();
   last_derived_bytes_ = derived.ByteSize();
 
-  // The op log first, durably; then what derives from it. The helper frees
-  // the group's state meanwhile.
+  // The op log first, durably; then what derives from it.
   std::vector<std::pair<SpaceId, Head>> new_heads(g->heads.begin(), g->heads.end());
   std::set<SpaceId> control_spaces = std::move(g->control_spaces);
-  sealer->Retire(std::move(g), std::move(jobs));
+  // A group of peers' batches only (no ops of ours, no purge, no control
+  // record) lets the next group be built while it writes, when one is
+  // coming (writers wait behind it, or its callers asked to be told): its
+  // writers leave the queue now, the next leader reads what this group
+  // writes from its state (GroupState::below), and writes after it.
+  // Otherwise the helper frees the group's state while the leader writes.
+  std::shared_ptr<InFlight> in_flight;
+  const bool announced =
+      std::any_of(group.begin(), group.end(), [](const Writer* w) { return w->on_built; });
+  if (new_heads.empty() && !purged && control_spaces.empty() &&
+      (announced || WritersQueuedBehind(group.size()))) {
+    sealer.reset();  // the worker thread is the next leader's from here
+    in_flight = std::make_shared<InFlight>();
+    in_flight->state = g;
+    {
+      std::lock_guard<std::mutex> lock(commit_mu_);
+      in_flight_ = in_flight;
+      for (size_t i = 0; i < group.size(); ++i) writers_.pop_front();
+      run.published = true;
+      if (!writers_.empty()) writers_.front()->cv.notify_one();
+    }
+    for (Writer* w : group) {
+      if (w->on_built) (*std::exchange(w->on_built, nullptr))();
+    }
+  } else {
+    sealer->Retire(std::move(g), std::move(jobs));
+  }
   Status written = store_->Write(batch, options_.sync_writes);
   if (written.ok()) {
     // The ops are in the log now, whatever happens to the records.
@@ -1243,6 +1342,15 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
       written = records_error_;
     }
   }
+  if (in_flight) {
+    std::lock_guard<std::mutex> lock(commit_mu_);
+    in_flight->done = true;
+    in_flight->status = written;
+    if (in_flight_ == in_flight) in_flight_.reset();
+    in_flight_cv_.notify_all();
+    run.state = std::move(g);
+    run.jobs = std::move(jobs);
+  }
   sealer.reset();
   KINDRED_RETURN_IF_ERROR(written);
   if (!control_spaces.empty()) {
@@ -1254,6 +1362,11 @@ Status EngineImpl::CommitGroup(std::vector<Writer*>& group) {
     KINDRED_RETURN_IF_ERROR(store_->CompactAll());
   }
   return Status::Ok();
+}
+
+bool EngineImpl::WritersQueuedBehind(size_t group_size) {
+  std::lock_guard<std::mutex> lock(commit_mu_);
+  return writers_.size() > group_size;
 }
 
 void EngineImpl::PutApplied(store::Batch& batch, const SpaceId& space, const DeviceId& device,
@@ -1822,12 +1935,16 @@ Status EngineImpl::HeldOpHashes(GroupState& g, const SpaceId& space, const Devic
   std::unique_ptr<store::Cursor> cursor;
   log::Segment segment;
   for (uint64_t seq = from; seq <= to;) {
-    // Ops ingested earlier in this group are not in the store yet.
+    // Ops ingested earlier in this group, or by the group below, are not
+    // in the store yet.
     const GroupState::NewSegment* pending = nullptr;
-    for (const auto& s : g.segments) {
-      if (s.space == space && s.device == device && s.first_seq <= seq && seq <= s.last_seq &&
-          !s.hashes.empty()) {
-        pending = &s;
+    for (const GroupState* group : {g.below, static_cast<const GroupState*>(&g)}) {
+      if (!group) continue;
+      for (const auto& s : group->segments) {
+        if (s.space == space && s.device == device && s.first_seq <= seq && seq <= s.last_seq &&
+            !s.hashes.empty()) {
+          pending = &s;
+        }
       }
     }
     if (pending) {
@@ -1849,8 +1966,11 @@ Status EngineImpl::HeldOpHashes(GroupState& g, const SpaceId& space, const Devic
 
 Result<EngineImpl::Head> EngineImpl::PeerHead(GroupState& g, const SpaceId& space,
                                               const DeviceId& device) {
-  auto it = g.peer_heads.find({space, device});
-  if (it != g.peer_heads.end()) return it->second;
+  for (const GroupState* group : {static_cast<const GroupState*>(&g), g.below}) {
+    if (!group) continue;
+    auto it = group->peer_heads.find({space, device});
+    if (it != group->peer_heads.end()) return it->second;
+  }
   std::string bytes;
   Status s = store_->Get(store::Cf::kVersions, log::VersionKey(space, device), &bytes);
   if (s.code() == StatusCode::kNotFound) return Head{};
@@ -1952,15 +2072,27 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   if (auto lag = g.applied_override.find(log_id); lag != g.applied_override.end()) {
     waits_from = lag->second + 1;
   } else if (b.device != device_.id) {
-    std::string bytes;
-    Status s = store_->Get(store::Cf::kApplied, log::VersionKey(b.space, b.device), &bytes);
-    if (s.ok()) {
-      v1::VersionEntry applied;
-      if (!applied.ParseFromString(bytes)) return Status::Corruption("an applied mark is damaged");
-      if (applied.seq() < head.seq) waits_from = applied.seq() + 1;
-    } else if (s.code() != StatusCode::kNotFound) {
-      return s;
+    std::optional<uint64_t> applied;  // as the group below writes it, else as stored
+    if (g.below) {
+      if (auto lag = g.below->applied_override.find(log_id);
+          lag != g.below->applied_override.end()) {
+        applied = lag->second;
+      } else if (auto at = g.below->peer_heads.find(log_id); at != g.below->peer_heads.end()) {
+        applied = at->second.seq;
+      }
     }
+    if (!applied) {
+      std::string bytes;
+      Status s = store_->Get(store::Cf::kApplied, log::VersionKey(b.space, b.device), &bytes);
+      if (s.ok()) {
+        v1::VersionEntry entry;
+        if (!entry.ParseFromString(bytes)) return Status::Corruption("an applied mark is damaged");
+        applied = entry.seq();
+      } else if (s.code() != StatusCode::kNotFound) {
+        return s;
+      }
+    }
+    if (applied && *applied < head.seq) waits_from = *applied + 1;
   }
   // A new op, to check (step 3) and merge.
   struct Fresh {

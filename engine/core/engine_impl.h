@@ -52,7 +52,8 @@ class EngineImpl final : public Engine {
   Result<VersionVector> Versions(const SpaceId& space) override;
   Status ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
                      const std::function<bool(OpBatch&&)>& fn) override;
-  Result<uint64_t> Ingest(const OpBatch& batch) override;
+  using Engine::Ingest;
+  Result<uint64_t> Ingest(const OpBatch& batch, const std::function<void()>& on_built) override;
   Result<std::string> GrantSpace(const SpaceId& space, const DeviceCard& recipient) override;
   Result<SpaceId> AcceptSpace(std::string_view grant, const DeviceCard& granter,
                               bool as_personal) override;
@@ -115,6 +116,10 @@ class EngineImpl final : public Engine {
   // The second thread of group commits (the leader is the first).
   class WorkerThread;
   WorkerThread& Worker();  // leader only
+  // A group whose write is under way while the next one is built.
+  struct InFlight;
+  // One group commit: its writers, and what it builds on.
+  struct GroupRun;
 
   EngineImpl(Env& env, EngineOptions options, DeviceSecrets secrets,
              std::unique_ptr<store::Store> store);
@@ -167,7 +172,9 @@ class EngineImpl final : public Engine {
   Status PutSpaceInfo(const SpaceId& space, const v1::SpaceInfo& info);
   // Queues `w` and returns once its group was written (group commit).
   void RunInGroup(Writer& w);
-  Status CommitGroup(std::vector<Writer*>& group);
+  Status CommitGroup(GroupRun& run);
+  // Whether writers wait behind the leader's group of `group_size`.
+  bool WritersQueuedBehind(size_t group_size);
   // Phase 1 of a local mutation: seq, clock, payload, merge. Hands the op
   // to the group's sealer.
   Status PrepareMutation(GroupState& g, const SpaceId& space, const Mutation& m, std::string* id);
@@ -250,6 +257,10 @@ class EngineImpl final : public Engine {
   // queue builds one batch for everyone waiting, writes it once, and wakes them.
   std::mutex commit_mu_;
   std::deque<Writer*> writers_;    // guarded by commit_mu_
+  // The last group of peers' batches to leave the queue before its write
+  // was done (see RunInGroup), until it is written.
+  std::shared_ptr<InFlight> in_flight_;   // guarded by commit_mu_
+  std::condition_variable in_flight_cv_;  // signalled as a group in flight is written
   std::map<SpaceId, Head> heads_;  // guarded by commit_mu_, touched only by the leader
   // Touched only by the leader: the worker thread (started on first use),
   // the sizes of the last group's batches (to size the next ones), and an

@@ -1,8 +1,12 @@
 #include "engine/sync/session.h"
 
 #include <algorithm>
+#include <boost/asio/post.hpp>
+#include <deque>
 #include <exception>
+#include <functional>
 #include <limits>
+#include <memory>
 
 #include "engine/crypto/crypto.h"
 #include "engine/log/oplog.h"
@@ -477,68 +481,123 @@ void Session::ProtocolError(const std::string& what) {
 }
 
 asio::awaitable<void> Session::Ingester() {
+  // Up to two ingests run at once, in order: the second starts once the
+  // engine has built the first's last batch, and is checked while the first
+  // is written (see Engine::Ingest). Results are handled in order. Jobs are
+  // owned by ingests_ and handed around by pointer: a std::shared_ptr
+  // captured into a co_spawn'ed coroutine was released once too often with
+  // GCC 12 (found with AddressSanitizer).
+  bool failed = false;
   for (;;) {
-    while (inbound_.empty() && !closing_) co_await wake_.Wait();
-    if (closing_) break;
-    // Everything that has arrived (rebuilt as it came), up to about
-    // kMaxIngestOps ops, is ingested in one go: consecutive runs of one log
-    // then share one durable write (see IngestParts).
-    std::vector<Inbound> parts;
-    size_t ops = 0;
-    while (!inbound_.empty() && (parts.empty() || ops + inbound_.front().ops <= kMaxIngestOps)) {
-      ops += inbound_.front().ops;
-      parts.push_back(std::move(inbound_.front()));
-      inbound_.pop_front();
+    if (closing_ || failed) {
+      // Ingests under way finish before the session ends; their results
+      // no longer count.
+      if (!IngestUnderWay()) break;
+    } else if (!inbound_.empty() && ingests_.size() < 2 &&
+               (ingests_.empty() || ingests_.back()->built)) {
+      StartIngest();
+      continue;
+    } else if (!ingests_.empty() && ingests_.front()->finished) {
+      failed = !FinishIngest();
+      continue;
     }
-    ingesting_ = true;
-    std::vector<IngestResult> results =
-        co_await Offload(blocking_, [this, &parts] { return IngestParts(parts); });
-    ingesting_ = false;
-    if (closing_) break;
-    bool failed = false;
-    for (IngestResult& result : results) {
-      if (!result.status.ok()) {
-        std::optional<v1::SyncError::Code> notify;
-        switch (result.reason) {
-          case EndReason::kFork:
-            notify = v1::SyncError::CODE_FORK;
-            break;
-          case EndReason::kProtocol:
-            notify = v1::SyncError::CODE_PROTOCOL;
-            break;
-          case EndReason::kVerification:
-            notify = v1::SyncError::CODE_VERIFICATION;
-            break;
-          default:
-            notify = v1::SyncError::CODE_INTERNAL;
-            break;
-        }
-        Fail(result.reason, result.status, notify);
-        failed = true;
-        break;
-      }
-      ++batches_processed_;
-      if (result.run_complete) {
-        outcome_.stats.ops_received += result.added;
-        LogHead& theirs = spaces_[result.space].theirs[result.device];
-        if (result.last_seq > theirs.seq) {
-          theirs = LogHead{result.last_seq, result.head_hash};  // the peer holds what it sent
-        }
-      }
-      // One acknowledgement per message processed (docs/protocol.md, 15).
-      v1::SyncMessage ack;
-      ack.mutable_ack()->set_batches(batches_processed_);
-      Enqueue(ack);
-    }
-    if (failed) break;
-    ReportProgress();
-    CheckCaughtUp();
+    co_await wake_.Wait();
   }
   wake_.Notify();
 }
 
-std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& parts) {
+bool Session::IngestUnderWay() const {
+  return std::any_of(ingests_.begin(), ingests_.end(),
+                     [](const std::unique_ptr<IngestJob>& job) { return !job->finished; });
+}
+
+void Session::StartIngest() {
+  // Everything that has arrived (rebuilt as it came), up to about
+  // kMaxIngestOps ops, is ingested in one go: consecutive runs of one log
+  // then share one durable write (see IngestParts).
+  auto owned = std::make_unique<IngestJob>();
+  IngestJob* job = owned.get();
+  size_t ops = 0;
+  while (!inbound_.empty() && (job->parts.empty() || ops + inbound_.front().ops <= kMaxIngestOps)) {
+    ops += inbound_.front().ops;
+    job->parts.push_back(std::move(inbound_.front()));
+    inbound_.pop_front();
+  }
+  ingests_.push_back(std::move(owned));
+  ingesting_ = true;
+  SpawnChild([this, job] { return RunIngest(job); });
+}
+
+asio::awaitable<void> Session::RunIngest(IngestJob* job) {
+  // `job` stays in ingests_ until finished: the session ends only after.
+  job->results = co_await Offload(blocking_, [this, job] {
+    return IngestParts(job->parts, [this, job] {
+      // On an engine thread, before the write: tell the event loop (this
+      // is posted before the end of the Offload is, so it runs first).
+      asio::post(executor_, [this, job] {
+        job->built = true;
+        wake_.Notify();
+      });
+    });
+  });
+  job->built = true;
+  job->finished = true;
+  wake_.Notify();
+}
+
+bool Session::FinishIngest() {
+  std::unique_ptr<IngestJob> job = std::move(ingests_.front());
+  ingests_.pop_front();
+  ingesting_ = !ingests_.empty();
+  for (IngestResult& result : job->results) {
+    if (!result.status.ok()) {
+      std::optional<v1::SyncError::Code> notify;
+      switch (result.reason) {
+        case EndReason::kFork:
+          notify = v1::SyncError::CODE_FORK;
+          break;
+        case EndReason::kProtocol:
+          notify = v1::SyncError::CODE_PROTOCOL;
+          break;
+        case EndReason::kVerification:
+          notify = v1::SyncError::CODE_VERIFICATION;
+          break;
+        default:
+          notify = v1::SyncError::CODE_INTERNAL;
+          break;
+      }
+      Fail(result.reason, result.status, notify);
+      return false;
+    }
+    ++batches_processed_;
+    if (result.run_complete) {
+      outcome_.stats.ops_received += result.added;
+      LogHead& theirs = spaces_[result.space].theirs[result.device];
+      if (result.last_seq > theirs.seq) {
+        theirs = LogHead{result.last_seq, result.head_hash};  // the peer holds what it sent
+      }
+    }
+    // One acknowledgement per message processed (docs/protocol.md, 15).
+    v1::SyncMessage ack;
+    ack.mutable_ack()->set_batches(batches_processed_);
+    Enqueue(ack);
+  }
+  ReportProgress();
+  CheckCaughtUp();
+  return true;
+}
+
+std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& parts,
+                                                        const std::function<void()>& on_built) {
   std::vector<IngestResult> results(parts.size());
+  // on_built, once: as the engine has built the last batch, or at the end.
+  bool built = false;
+  const std::function<void()> no_hook;
+  const std::function<void()> built_once = [&built, &on_built] {
+    if (built) return;
+    built = true;
+    if (on_built) on_built();
+  };
   // The runs the parts complete, up to the first part that failed to
   // rebuild; those runs are ingested below, before that failure is reported.
   struct Completed {
@@ -568,9 +627,9 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
   // them, and Ingest checks that chain op by op. If a merged batch is
   // refused, its runs are ingested one by one, so that what was good is
   // kept and the refusal names the run it concerns.
-  auto ingest_one = [this, &results](Completed& c) {
+  auto ingest_one = [this, &results](Completed& c, const std::function<void()>& on_built) {
     IngestResult& result = results[c.part];
-    Result<uint64_t> added = engine_.Ingest(c.run.batch);
+    Result<uint64_t> added = engine_.Ingest(c.run.batch, on_built);
     if (!added.ok()) {
       ClassifyRefusal(c.run, added.status(), &result);
       return false;
@@ -624,8 +683,9 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
       for (size_t i = begin; i < end; ++i) ops += runs[i].run.batch.ops.size();
     }
     bool ok = true;
+    const std::function<void()>& last = end == runs.size() ? built_once : no_hook;
     if (end - begin == 1) {
-      ok = ingest_one(runs[begin]);
+      ok = ingest_one(runs[begin], last);
       if (!ok) failed_at = runs[begin].part;
     } else {
       OpBatch merged;
@@ -644,7 +704,7 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
                                      std::make_move_iterator(hashes.begin()),
                                      std::make_move_iterator(hashes.end()));
       }
-      Result<uint64_t> added = engine_.Ingest(merged);
+      Result<uint64_t> added = engine_.Ingest(merged, last);
       if (added.ok()) {
         // Stats only need the total.
         results[runs[end - 1].part].added = *added;
@@ -665,7 +725,7 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
           give_back(merged.derived_hashes, &hash_at, to.derived_hashes);
         }
         for (size_t i = begin; i < end && ok; ++i) {
-          ok = ingest_one(runs[i]);
+          ok = ingest_one(runs[i], nullptr);
           if (!ok) failed_at = runs[i].part;
         }
       }
@@ -674,6 +734,7 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
     begin = end;
   }
   results.resize(std::min(parts.size(), failed_at + 1));
+  built_once();
   return results;
 }
 

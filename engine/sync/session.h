@@ -163,9 +163,24 @@ class Session {
     std::string head_hash;  // of the run's last op
   };
 
+  // An ingest of parts that arrived, run on the blocking executor.
+  struct IngestJob {
+    std::vector<Inbound> parts;
+    std::vector<IngestResult> results;
+    bool built = false;     // the engine built its last batch (or it finished)
+    bool finished = false;  // the results are in
+  };
+
   asio::awaitable<void> Reader();
   asio::awaitable<void> Writer();
   asio::awaitable<void> Ingester();
+  // Ingester's steps: whether an ingest has not finished yet; starts one of
+  // what arrived; runs one; handles the oldest one's results (false: the
+  // session failed).
+  bool IngestUnderWay() const;
+  void StartIngest();
+  asio::awaitable<void> RunIngest(IngestJob* job);
+  bool FinishIngest();
   asio::awaitable<void> Pusher();
   asio::awaitable<void> Watchdog();
   // Starts `coroutine` as a child; Run() waits for all children.
@@ -186,8 +201,10 @@ class Session {
   // Ingests the runs `parts` complete, in order, merging consecutive runs
   // of one log into one Engine::Ingest (blocking executor). One result per
   // part, up to and including the first that failed (a malformed part, or
-  // a run Ingest refused).
-  std::vector<IngestResult> IngestParts(std::vector<Inbound>& parts);
+  // a run Ingest refused). Calls `on_built` once, as the engine has built
+  // the last batch (see Engine::Ingest), or before returning.
+  std::vector<IngestResult> IngestParts(std::vector<Inbound>& parts,
+                                        const std::function<void()>& on_built);
   // Why Ingest refused a run: a fork, or a failed verification.
   void ClassifyRefusal(const SignedRun& run, const Status& refused, IngestResult* result);
 
@@ -242,6 +259,7 @@ class Session {
   // Receiving.
   std::deque<Inbound> inbound_;
   bool ingesting_ = false;
+  std::deque<std::unique_ptr<IngestJob>> ingests_;  // in order; at most two under way
   uint64_t batches_received_ = 0;
   uint64_t batches_processed_ = 0;
   bool peer_done_ = false;

@@ -3,11 +3,16 @@
 // threads from 64 ops on): whatever is altered, and wherever in the batch,
 // nothing is stored; consecutive runs of one log ingest as one batch under
 // the last run's signature (as the sync receiver merges them); ops under a
-// key not held yet wait, also in large batches.
+// key not held yet wait, also in large batches; batches handed in as the
+// one before is being written (as a sync does) build on it.
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <filesystem>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "kindred/engine.h"
 #include "kindred/v1/store.pb.h"
@@ -19,8 +24,10 @@ namespace {
 using Device = testing::TestDevice;
 using testing::Admit;
 using testing::Link;
+using testing::Push;
 using testing::ReadAll;
 using testing::Snapshot;
+using testing::TempDir;
 
 void AddMany(Engine& e, const SpaceId& space, int n, const std::string& text) {
   std::vector<Mutation> batch;
@@ -178,6 +185,172 @@ TEST(IngestTest, ALargeBatchUnderAKeyNotHeldYetIsStoredAndMergedOnceTheKeyArrive
   VerifyReport report;
   ASSERT_TRUE(tablet.engine->Verify(&report).ok());
   EXPECT_EQ(report.pending, 0u);
+}
+
+// Ingests `batches` into `to` as a sync does: each on its own thread,
+// handed in as soon as the engine has built the one before (on_built), so
+// that it is checked while that one is written. One result per batch.
+std::vector<Result<uint64_t>> IngestPipelined(Engine& to, const std::vector<OpBatch>& batches) {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<bool> built(batches.size(), false);
+  std::vector<Result<uint64_t>> results(batches.size(), Status::Internal("not run"));
+  std::vector<std::thread> threads;
+  for (size_t i = 0; i < batches.size(); ++i) {
+    threads.emplace_back([&, i] {
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return i == 0 || built[i - 1]; });
+      }
+      results[i] = to.Ingest(batches[i], [&, i] {
+        std::lock_guard<std::mutex> lock(mu);
+        built[i] = true;
+        cv.notify_all();
+      });
+      std::lock_guard<std::mutex> lock(mu);
+      EXPECT_TRUE(built[i]) << "on_built was not called for batch " << i;
+    });
+  }
+  for (auto& t : threads) t.join();
+  return results;
+}
+
+// Record ids whose list field "tags" holds `tag` (served from the index).
+std::vector<std::string> Tagged(Engine& e, const SpaceId& space, const std::string& tag) {
+  std::vector<std::string> ids;
+  Status s = e.ScanByListItem(space, "journal", "tags", tag, [&](const Record& r) {
+    ids.push_back(r.id);
+    return true;
+  });
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  std::sort(ids.begin(), ids.end());
+  return ids;
+}
+
+TEST(IngestTest, BatchesHandedInWhileTheOneBeforeIsWrittenBuildOnIt) {
+  Device a("Alex", 1, "laptop"), b("Alex", 2, "phone");
+  Link(a, b);
+  // Entries created, then edited (their text and tags change, so the index
+  // changes too) or deleted, in commits of 50: each batch of edits reaches
+  // records that the batch before, possibly still being written, created.
+  for (int c = 0; c < 12; ++c) {
+    std::vector<Mutation> creates;
+    for (int i = c * 50; i < (c + 1) * 50; ++i) {
+      creates.push_back(Mutation::Create(
+          "journal", {{"text", "entry " + std::to_string(i)},
+                      {"tags", std::vector<std::string>{"first", "t" + std::to_string(i % 3)}}}));
+    }
+    auto ids = a.engine->Commit(a.space(), creates);
+    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+    std::vector<Mutation> edits;
+    for (size_t i = 0; i < ids->size(); ++i) {
+      if (i % 4 == 3) {
+        edits.push_back(Mutation::Delete("journal", (*ids)[i]));
+      } else {
+        edits.push_back(Mutation::Update(
+            "journal", (*ids)[i],
+            {{"text", "edited " + std::to_string(i)},
+             {"tags", std::vector<std::string>{"edited", "t" + std::to_string(i % 3)}}}));
+      }
+    }
+    ASSERT_TRUE(a.engine->Commit(a.space(), edits).ok());
+  }
+  // One batch per commit, and one that overlaps the second and the third.
+  std::vector<OpBatch> batches = ReadAll(*a.engine, a.space(), {}, 50);
+  ASSERT_EQ(batches.size(), 24u);
+  std::vector<OpBatch> overlapping = ReadAll(*a.engine, a.space(), {{a.id(), 50}}, 100);
+  ASSERT_EQ(overlapping.front().first_seq, 51u);
+  ASSERT_GT(overlapping.front().ops.size(), 50u);
+  batches.insert(batches.begin() + 2, overlapping.front());
+
+  auto results = IngestPipelined(*b.engine, batches);
+  uint64_t added = 0;
+  for (const auto& r : results) {
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    added += *r;
+  }
+  EXPECT_EQ(added, 1200u);
+  EXPECT_EQ(HeldOf(*b.engine, a.space(), a.id()), 1200u);
+  auto same_as_a = [&] {
+    EXPECT_EQ(Snapshot(*b.engine, a.space()), Snapshot(*a.engine, a.space()));
+    for (const char* tag : {"first", "edited", "t0", "t1", "t2"}) {
+      EXPECT_EQ(Tagged(*b.engine, a.space(), tag), Tagged(*a.engine, a.space(), tag)) << tag;
+    }
+    VerifyReport report;
+    ASSERT_TRUE(b.engine->Verify(&report).ok());
+    EXPECT_EQ(report.ops, 1200u);
+    EXPECT_EQ(report.pending, 0u);
+  };
+  same_as_a();
+  EXPECT_TRUE(Tagged(*b.engine, a.space(), "first").empty());
+  EXPECT_EQ(Tagged(*b.engine, a.space(), "edited").size(), 456u);  // 38 of each 50
+  // What the later batches wrote on top of the earlier ones is what is stored.
+  b.Reopen();
+  same_as_a();
+}
+
+TEST(IngestTest, AForkIsRefusedWhenTheOpsItContradictsAreStillBeingWritten) {
+  Device a("Alex", 1, "laptop"), b("Alex", 2, "phone");
+  Link(a, b);
+  AddMany(*a.engine, a.space(), 100, "shared");
+  // A copy of A's home goes on under A's identity with different ops.
+  TempDir clone_dir;
+  a.engine.reset();
+  std::filesystem::copy(
+      a.dir.path(), clone_dir.path(),
+      std::filesystem::copy_options::recursive | std::filesystem::copy_options::overwrite_existing);
+  std::vector<OpBatch> forked;
+  {
+    auto clone = Engine::Open({.home = clone_dir.path()});
+    ASSERT_TRUE(clone.ok()) << clone.status().ToString();
+    AddMany(**clone, (*clone)->device().personal_space, 500, "the clone's");
+    forked =
+        ReadAll(**clone, (*clone)->device().personal_space, {{(*clone)->device().id, 100}}, 100000);
+  }
+  a.Reopen();
+  AddMany(*a.engine, a.space(), 3000, "the original's");
+  std::vector<OpBatch> batches = ReadAll(*a.engine, a.space(), {}, 100000);
+  ASSERT_EQ(batches.size(), 1u);
+  ASSERT_EQ(forked.size(), 1u);
+  batches.push_back(forked.front());
+
+  auto results = IngestPipelined(*b.engine, batches);
+  ASSERT_TRUE(results[0].ok()) << results[0].status().ToString();
+  ASSERT_EQ(results[1].status().code(), StatusCode::kCorruption);
+  EXPECT_NE(results[1].status().message().find("fork"), std::string::npos)
+      << results[1].status().message();
+  EXPECT_EQ(HeldOf(*b.engine, a.space(), a.id()), 3100u);
+  EXPECT_EQ(Snapshot(*b.engine, a.space()), Snapshot(*a.engine, a.space()));
+}
+
+TEST(IngestTest, ARevocationTakesEffectBeforeTheBatchHandedInAfterItIsChecked) {
+  Device alex("Alex", 1, "laptop"), phone("Alex", 2, "phone"), tablet("Alex", 3, "tablet");
+  Admit(alex, phone, PairingKind::kOwnDevice);
+  Admit(alex, tablet, PairingKind::kOwnDevice);
+  const SpaceId space = alex.space();
+  for (Device* d : {&phone, &tablet}) {
+    ASSERT_TRUE(Push(*alex.engine, *d->engine, space).ok());
+    ASSERT_TRUE(Push(*d->engine, *alex.engine, space).ok());
+  }
+  ASSERT_TRUE(Push(*alex.engine, *tablet.engine, space).ok());
+  // The laptop revokes the phone, which, not knowing yet, writes on.
+  ASSERT_TRUE(alex.engine->RevokeDevice(phone.id()).ok());
+  AddMany(*phone.engine, space, 100, "after the loss");
+  auto tablet_has = tablet.engine->Versions(space);
+  ASSERT_TRUE(tablet_has.ok());
+  std::vector<OpBatch> batches = ReadAll(*alex.engine, space, *tablet_has, 100000);
+  ASSERT_EQ(batches.size(), 1u);
+  std::vector<OpBatch> from_phone = ReadAll(*phone.engine, space, *tablet_has, 100000);
+  ASSERT_EQ(from_phone.size(), 1u);
+  ASSERT_EQ(from_phone[0].device, phone.id());
+  batches.push_back(from_phone[0]);
+  // The phone's batch is handed in as soon as the engine allows: only once
+  // the revocation has taken effect.
+  auto results = IngestPipelined(*tablet.engine, batches);
+  ASSERT_TRUE(results[0].ok()) << results[0].status().ToString();
+  EXPECT_EQ(results[1].status().code(), StatusCode::kPermissionDenied)
+      << results[1].status().ToString();
+  EXPECT_EQ(HeldOf(*tablet.engine, space, phone.id()), HeldOf(*alex.engine, space, phone.id()));
 }
 
 }  // namespace

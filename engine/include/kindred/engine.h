@@ -255,7 +255,16 @@ class Engine {
   // ops for one seq), with nothing stored. Ops under an epoch key that has
   // not reached this device yet are stored once their chain and signature
   // verify, and merged when the key arrives (Verify counts them pending).
-  virtual Result<uint64_t> Ingest(const OpBatch& batch) = 0;
+  Result<uint64_t> Ingest(const OpBatch& batch) { return Ingest(batch, nullptr); }
+  // Ingest, calling `on_built` (if set) exactly once, from inside this call
+  // (possibly on another thread that runs it): as soon as the batch is
+  // checked and merged and only its durable write remains, or at the latest
+  // just before Ingest returns (on failure too). A batch passed to Ingest
+  // after that is checked against this one's effects, while this one is
+  // being written, and written after it; a batch that changes the roster or
+  // the keys (or purges) takes effect first. This is how a sync keeps both
+  // cores busy. `on_built` must be quick and must not call the engine.
+  virtual Result<uint64_t> Ingest(const OpBatch& batch, const std::function<void()>& on_built) = 0;
 
   // Adds `recipient` to the roster of `space` and returns the space's keys
   // and roster sealed to the recipient's X25519 key and signed by this
