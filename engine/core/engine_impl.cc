@@ -1304,15 +1304,18 @@ Status EngineImpl::CommitGroup(GroupRun& run) {
   std::vector<std::pair<SpaceId, Head>> new_heads(g->heads.begin(), g->heads.end());
   std::set<SpaceId> control_spaces = std::move(g->control_spaces);
   // A group of peers' batches only (no ops of ours, no purge, no control
-  // record) lets the next group be built while it writes, when one is
-  // coming (writers wait behind it, or its callers asked to be told): its
-  // writers leave the queue now, the next leader reads what this group
-  // writes from its state (GroupState::below), and writes after it.
-  // Otherwise the helper frees the group's state while the leader writes.
+  // record), large enough to be worth it, lets the next group be built
+  // while it writes, when one is coming (writers wait behind it, or its
+  // callers asked to be told): its writers leave the queue now, the next
+  // leader reads what this group writes from its state
+  // (GroupState::below), and writes after it. Otherwise the helper frees
+  // the group's state while the leader writes.
   std::shared_ptr<InFlight> in_flight;
+  size_t group_ops = 0;
+  for (const Writer* w : group) group_ops += w->Size();
   const bool announced =
       std::any_of(group.begin(), group.end(), [](const Writer* w) { return w->on_built; });
-  if (new_heads.empty() && !purged && control_spaces.empty() &&
+  if (new_heads.empty() && !purged && control_spaces.empty() && group_ops >= kParallelIngestFrom &&
       (announced || WritersQueuedBehind(group.size()))) {
     sealer.reset();  // the worker thread is the next leader's from here
     in_flight = std::make_shared<InFlight>();
