@@ -231,11 +231,13 @@ TEST(IngestTest, BatchesHandedInWhileTheOneBeforeIsWrittenBuildOnIt) {
   Device a("Alex", 1, "laptop"), b("Alex", 2, "phone");
   Link(a, b);
   // Entries created, then edited (their text and tags change, so the index
-  // changes too) or deleted, in commits of 50: each batch of edits reaches
-  // records that the batch before, possibly still being written, created.
-  for (int c = 0; c < 12; ++c) {
+  // changes too) or deleted, in commits of 80 (groups of fewer than 64 ops
+  // are not overlapped): each batch of edits reaches records that the batch
+  // before, possibly still being written, created.
+  constexpr int kPer = 80, kRounds = 8;
+  for (int c = 0; c < kRounds; ++c) {
     std::vector<Mutation> creates;
-    for (int i = c * 50; i < (c + 1) * 50; ++i) {
+    for (int i = c * kPer; i < (c + 1) * kPer; ++i) {
       creates.push_back(Mutation::Create(
           "journal", {{"text", "entry " + std::to_string(i)},
                       {"tags", std::vector<std::string>{"first", "t" + std::to_string(i % 3)}}}));
@@ -256,11 +258,11 @@ TEST(IngestTest, BatchesHandedInWhileTheOneBeforeIsWrittenBuildOnIt) {
     ASSERT_TRUE(a.engine->Commit(a.space(), edits).ok());
   }
   // One batch per commit, and one that overlaps the second and the third.
-  std::vector<OpBatch> batches = ReadAll(*a.engine, a.space(), {}, 50);
-  ASSERT_EQ(batches.size(), 24u);
-  std::vector<OpBatch> overlapping = ReadAll(*a.engine, a.space(), {{a.id(), 50}}, 100);
-  ASSERT_EQ(overlapping.front().first_seq, 51u);
-  ASSERT_GT(overlapping.front().ops.size(), 50u);
+  std::vector<OpBatch> batches = ReadAll(*a.engine, a.space(), {}, kPer);
+  ASSERT_EQ(batches.size(), 2u * kRounds);
+  std::vector<OpBatch> overlapping = ReadAll(*a.engine, a.space(), {{a.id(), kPer}}, 2 * kPer);
+  ASSERT_EQ(overlapping.front().first_seq, kPer + 1u);
+  ASSERT_GT(overlapping.front().ops.size(), size_t{kPer});
   batches.insert(batches.begin() + 2, overlapping.front());
 
   auto results = IngestPipelined(*b.engine, batches);
@@ -269,8 +271,8 @@ TEST(IngestTest, BatchesHandedInWhileTheOneBeforeIsWrittenBuildOnIt) {
     ASSERT_TRUE(r.ok()) << r.status().ToString();
     added += *r;
   }
-  EXPECT_EQ(added, 1200u);
-  EXPECT_EQ(HeldOf(*b.engine, a.space(), a.id()), 1200u);
+  EXPECT_EQ(added, 2u * kPer * kRounds);
+  EXPECT_EQ(HeldOf(*b.engine, a.space(), a.id()), 2u * kPer * kRounds);
   auto same_as_a = [&] {
     EXPECT_EQ(Snapshot(*b.engine, a.space()), Snapshot(*a.engine, a.space()));
     for (const char* tag : {"first", "edited", "t0", "t1", "t2"}) {
@@ -278,12 +280,12 @@ TEST(IngestTest, BatchesHandedInWhileTheOneBeforeIsWrittenBuildOnIt) {
     }
     VerifyReport report;
     ASSERT_TRUE(b.engine->Verify(&report).ok());
-    EXPECT_EQ(report.ops, 1200u);
+    EXPECT_EQ(report.ops, 2u * kPer * kRounds);
     EXPECT_EQ(report.pending, 0u);
   };
   same_as_a();
   EXPECT_TRUE(Tagged(*b.engine, a.space(), "first").empty());
-  EXPECT_EQ(Tagged(*b.engine, a.space(), "edited").size(), 456u);  // 38 of each 50
+  EXPECT_EQ(Tagged(*b.engine, a.space(), "edited").size(), 3u * kPer / 4 * kRounds);
   // What the later batches wrote on top of the earlier ones is what is stored.
   b.Reopen();
   same_as_a();
