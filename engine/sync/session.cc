@@ -22,9 +22,11 @@ constexpr uint64_t kSkipLog = std::numeric_limits<uint64_t>::max() - 1;
 // Bounds what the peer can make us queue by not reading (acks, pongs).
 constexpr size_t kMaxOutbound = 4 * kMaxWindow + 64;
 // The receiver hands consecutive runs of one log to Engine::Ingest together,
-// up to this many ops (the engine's group-commit cap): one verified,
-// durable write instead of one per run.
-constexpr size_t kMaxIngestOps = 10000;
+// up to this many ops: one verified, durable write instead of one per run.
+// Two such ingests run at once (see Ingester); 6000 ops each overlapped best
+// in the initial-sync benchmark (about 4% faster than 10,000, the engine's
+// group-commit cap, and than 4000 or 8000; docs/performance.md).
+constexpr size_t kMaxIngestOps = 6000;
 
 std::string Millis(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
