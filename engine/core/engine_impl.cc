@@ -1883,6 +1883,16 @@ Result<VersionVector> EngineImpl::Versions(const SpaceId& space) {
 
 Status EngineImpl::ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
                                const std::function<bool(OpBatch&&)>& fn) {
+  return ReadMissingOps(space, theirs, max_ops, /*linked=*/true, fn);
+}
+
+Status EngineImpl::ReadMissingToSend(const SpaceId& space, const VersionVector& theirs,
+                                     size_t max_ops, const std::function<bool(OpBatch&&)>& fn) {
+  return ReadMissingOps(space, theirs, max_ops, /*linked=*/false, fn);
+}
+
+Status EngineImpl::ReadMissingOps(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
+                                  bool linked, const std::function<bool(OpBatch&&)>& fn) {
   KINDRED_ASSIGN_OR_RETURN(VersionVector ours, Versions(space));
   if (max_ops == 0) max_ops = 1;
   log::Segment segment;
@@ -1904,7 +1914,16 @@ Status EngineImpl::ReadMissing(const SpaceId& space, const VersionVector& theirs
       }
       uint64_t key_last = 0;
       KINDRED_RETURN_IF_ERROR(log::ParseSegmentKey(cursor->key(), prefix.size(), &key_last));
-      KINDRED_RETURN_IF_ERROR(log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
+      // Unlinked, a segment is only split into its ops, unless the batch
+      // starts inside it (the first op's prev_hash is then the hash of the
+      // op before it).
+      KINDRED_RETURN_IF_ERROR(
+          log::DecodeSegment(space, device, key_last, cursor->value(), &segment,
+                             linked ? log::SegmentDecode::kFull : log::SegmentDecode::kRawOps));
+      if (!linked && segment.first_seq < next) {
+        KINDRED_RETURN_IF_ERROR(
+            log::DecodeSegment(space, device, key_last, cursor->value(), &segment));
+      }
       if (segment.first_seq > next || segment.last_seq() > head) {
         return Status::Corruption("the log of device " + device.ToString() +
                                   " does not match its recorded head near op " +
@@ -1921,7 +1940,11 @@ Status EngineImpl::ReadMissing(const SpaceId& space, const VersionVector& theirs
         batch.first_seq = next;
       }
       for (size_t i = next - segment.first_seq; i < segment.ops.size(); ++i) {
-        batch.ops.push_back(log::WireOp(segment, i));
+        if (linked || batch.ops.empty()) {
+          batch.ops.push_back(log::WireOp(segment, i));
+        } else {
+          batch.ops.push_back(std::move(segment.raw_ops[i]));
+        }
       }
       batch.signature = segment.signature.SerializeAsString();
       next = segment.last_seq() + 1;

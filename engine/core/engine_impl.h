@@ -50,6 +50,8 @@ class EngineImpl final : public Engine {
   Status Verify(VerifyReport* report) override;
   DeviceCard card() const override;
   Result<VersionVector> Versions(const SpaceId& space) override;
+  Status ReadMissingToSend(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
+                           const std::function<bool(OpBatch&&)>& fn) override;
   Status ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
                      const std::function<bool(OpBatch&&)>& fn) override;
   using Engine::Ingest;
@@ -200,8 +202,12 @@ class EngineImpl final : public Engine {
                  const v1::OpPayload& payload, const std::string& id);
   // The head of (space, device) as this group sees it.
   Result<Head> PeerHead(GroupState& g, const SpaceId& space, const DeviceId& device);
+  // ReadMissing, with every op's prev_hash (`linked`) or only the first of
+  // each batch's (ReadMissingToSend).
+  Status ReadMissingOps(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
+                        bool linked, const std::function<bool(OpBatch&&)>& fn);
   // The hashes of held ops `from`..`to` (1 <= from <= to) of (space, device),
-  // from this group's new segments or the store.
+  // from this group's new segments (or the group below's) or the store.
   Status HeldOpHashes(GroupState& g, const SpaceId& space, const DeviceId& device, uint64_t from,
                       uint64_t to, std::vector<std::string>* out);
   Result<std::string> SignKeyOf(const SpaceId& space, const DeviceId& device);

@@ -118,7 +118,7 @@ Status ParseSegmentKey(std::string_view key, size_t prefix_size, uint64_t* last_
 }
 
 Status DecodeSegment(const SpaceId& space, const DeviceId& device, uint64_t key_last_seq,
-                     std::string_view bytes, Segment* out) {
+                     std::string_view bytes, Segment* out, SegmentDecode mode) {
   v1::OpSegment stored;
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
       !stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
@@ -145,6 +145,11 @@ Status DecodeSegment(const SpaceId& space, const DeviceId& device, uint64_t key_
   out->ops.resize(n);
   out->raw_ops.resize(n);
   out->hashes.clear();
+  if (mode == SegmentDecode::kRawOps) {
+    for (size_t i = 0; i < n; ++i) out->raw_ops[i].swap(*stored.mutable_ops(static_cast<int>(i)));
+    out->signature = std::move(*stored.mutable_signature());
+    return Status::Ok();
+  }
   out->hashes.reserve(n);
   for (size_t i = 0; i < n; ++i) {
     const uint64_t seq = first + i;

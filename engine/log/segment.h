@@ -64,12 +64,20 @@ struct Segment {
 // Corruption when the key has the wrong size.
 [[nodiscard]] Status ParseSegmentKey(std::string_view key, size_t prefix_size, uint64_t* last_seq);
 
+// What DecodeSegment fills in: everything, or (kRawOps, for a reader that
+// only forwards the ops) first_seq, prev_hash, raw_ops and the signature,
+// with `ops` holding empty envelopes and `hashes` empty: no op is parsed or
+// hashed, so only WireOp(segment, 0) may be asked for.
+enum class SegmentDecode { kFull, kRawOps };
+
 // Decodes the segment of (space, device) stored under the key for
 // `key_last_seq`. Corruption, naming the op where it can, when the bytes do
 // not parse, the format is unknown, the ops do not end at `key_last_seq`,
-// the prev hash has the wrong size, or a stored op carries a prev_hash.
+// the prev hash has the wrong size, or (kFull) a stored op does not parse
+// or carries a prev_hash.
 [[nodiscard]] Status DecodeSegment(const SpaceId& space, const DeviceId& device,
-                                   uint64_t key_last_seq, std::string_view bytes, Segment* out);
+                                   uint64_t key_last_seq, std::string_view bytes, Segment* out,
+                                   SegmentDecode mode = SegmentDecode::kFull);
 
 // Encodes `segment` again (after a purge erased a ciphertext in it).
 std::string EncodeSegment(const Segment& segment);
@@ -77,7 +85,8 @@ std::string EncodeSegment(const Segment& segment);
 // Op i of `segment` as sync sends it: the envelope with prev_hash filled in
 // (the stored encoding with the prev_hash field inserted in field order:
 // the same bytes as the envelope encoded with it). REQUIRES: `segment`
-// came from DecodeSegment and its ops were not changed since.
+// came from DecodeSegment (kFull, or kRawOps for i == 0) and its ops were
+// not changed since.
 std::string WireOp(const Segment& segment, size_t i);
 
 // Checks that the segment's signature covers its last op and verifies

@@ -76,13 +76,12 @@ struct KnownHeads {
   LogHead last_run;
 };
 
-// Splits `batch` (ops as OpEnvelopes with prev_hash, from
-// Engine::ReadMissing) into SyncBatch messages of at most `max_ops` ops and
-// about `max_bytes` bytes, in the compact form, and appends them to `out`.
-// prev_hash is left out where `known` allows; `known->last_run` moves to the
-// end of the batch. Corruption starting "fork:" when the receiver listed op
-// first_seq - 1 with another hash than the batch follows; Corruption if an
-// op or the signature does not parse (the local store is damaged).
+// Splits `batch` (ops as OpEnvelopes, from Engine::ReadMissingToSend or
+// ReadMissing: only the first op's prev_hash is used) into SyncBatch messages of at most `max_ops`
+// ops and about `max_bytes` bytes, in the compact form, and appends them to `out`. prev_hash is
+// left out where `known` allows; `known->last_run` moves to the end of the batch. Corruption
+// starting "fork:" when the receiver listed op first_seq - 1 with another hash than the batch
+// follows; Corruption if an op or the signature does not parse (the local store is damaged).
 [[nodiscard]] Status EncodeBatch(const OpBatch& batch, size_t max_ops, size_t max_bytes,
                                  KnownHeads* known, std::vector<EncodedPart>* out);
 

@@ -891,11 +891,12 @@ Result<std::vector<EncodedPart>> Session::Fetch(const SpaceId& space,
   std::vector<EncodedPart> parts;
   size_t batches = 0;
   Status encoded;
-  Status read = engine_.ReadMissing(space, known, options_.max_batch_ops, [&](OpBatch&& batch) {
-    encoded = EncodeBatch(batch, options_.max_batch_ops, options_.max_batch_bytes,
-                          &(*views)[batch.device], &parts);
-    return encoded.ok() && ++batches < max_batches;
-  });
+  Status read =
+      engine_.ReadMissingToSend(space, known, options_.max_batch_ops, [&](OpBatch&& batch) {
+        encoded = EncodeBatch(batch, options_.max_batch_ops, options_.max_batch_bytes,
+                              &(*views)[batch.device], &parts);
+        return encoded.ok() && ++batches < max_batches;
+      });
   KINDRED_RETURN_IF_ERROR(read);
   KINDRED_RETURN_IF_ERROR(encoded);
   return parts;

@@ -85,6 +85,55 @@ TEST(SyncCodecTest, TheCompactFormRebuildsTheExactEnvelopesAndSignature) {
   }
 }
 
+std::vector<OpBatch> Read(Engine& engine, const SpaceId& space, const VersionVector& theirs,
+                          bool to_send) {
+  std::vector<OpBatch> out;
+  auto keep = [&](OpBatch&& b) {
+    out.push_back(std::move(b));
+    return true;
+  };
+  Status s = to_send ? engine.ReadMissingToSend(space, theirs, 10, keep)
+                     : engine.ReadMissing(space, theirs, 10, keep);
+  EXPECT_TRUE(s.ok()) << s.ToString();
+  return out;
+}
+
+TEST(SyncCodecTest, OpsReadToSendEncodeToTheSameMessagesWithoutBeingHashedHere) {
+  Device a("Alex", 1);
+  a.AddMany(30, 7);  // segments of 7 ops (one per commit)
+  // From the start, from a segment's start, and from inside a segment (the
+  // first op's link is then the hash of the op before it).
+  for (uint64_t held : {0u, 7u, 10u}) {
+    SCOPED_TRACE("the receiver holds " + std::to_string(held));
+    VersionVector theirs;
+    if (held > 0) theirs[a.id()] = held;
+    const auto linked = Read(*a.engine, a.space(), theirs, /*to_send=*/false);
+    const auto to_send = Read(*a.engine, a.space(), theirs, /*to_send=*/true);
+    ASSERT_EQ(to_send.size(), linked.size());
+    ASSERT_GT(linked.size(), 1u);
+    KnownHeads view_linked, view_to_send;
+    for (size_t b = 0; b < linked.size(); ++b) {
+      ASSERT_EQ(to_send[b].first_seq, linked[b].first_seq);
+      ASSERT_EQ(to_send[b].ops.size(), linked[b].ops.size());
+      EXPECT_EQ(to_send[b].signature, linked[b].signature);
+      // The first op carries its link; the others are as stored.
+      EXPECT_EQ(to_send[b].ops[0], linked[b].ops[0]);
+      for (size_t k = 1; k < to_send[b].ops.size(); ++k) {
+        v1::OpEnvelope op;
+        ASSERT_TRUE(op.ParseFromString(to_send[b].ops[k]));
+        EXPECT_TRUE(op.prev_hash().empty());
+      }
+      std::vector<EncodedPart> from_linked, from_to_send;
+      ASSERT_TRUE(EncodeBatch(linked[b], 1000, 1 << 20, &view_linked, &from_linked).ok());
+      ASSERT_TRUE(EncodeBatch(to_send[b], 1000, 1 << 20, &view_to_send, &from_to_send).ok());
+      ASSERT_EQ(from_to_send.size(), from_linked.size());
+      for (size_t p = 0; p < from_linked.size(); ++p) {
+        EXPECT_EQ(from_to_send[p].bytes, from_linked[p].bytes);
+      }
+    }
+  }
+}
+
 size_t CountEntries(Engine& engine, const SpaceId& space) {
   size_t n = 0;
   EXPECT_TRUE(engine

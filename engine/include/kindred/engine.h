@@ -246,6 +246,14 @@ class Engine {
   virtual Status ReadMissing(const SpaceId& space, const VersionVector& theirs, size_t max_ops,
                              const std::function<bool(OpBatch&&)>& fn) = 0;
 
+  // ReadMissing for a sender that encodes the ops again for the wire (the
+  // sync layer): only the first op of each batch carries its prev_hash; the
+  // others are as stored, without it, so no op is parsed or hashed here.
+  // Such a batch is not for Ingest as it is: the receiver derives the links
+  // (docs/protocol.md, section 14).
+  virtual Status ReadMissingToSend(const SpaceId& space, const VersionVector& theirs,
+                                   size_t max_ops, const std::function<bool(OpBatch&&)>& fn) = 0;
+
   // Checks a batch from a peer (known device, unbroken hash chain from what
   // is held here, valid signature, authentic payloads), then merges and
   // stores it in one atomic write. Ops already held are skipped. Returns how
