@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <limits>
@@ -10,10 +11,10 @@
 #include <thread>
 #include <unordered_map>
 
+#include "engine/core/meta_keys.h"
 #include "engine/log/merge.h"
 #include "engine/log/oplog.h"
 #include "engine/log/segment.h"
-#include "engine/core/meta_keys.h"
 
 namespace kindred::core {
 namespace {
@@ -187,6 +188,8 @@ struct EngineImpl::GroupState {
   // RunInGroup), or null. What it will have written is read from it:
   // records, peers' heads and applied marks, and op hashes.
   const GroupState* below = nullptr;
+  // This group, then the one below (may be null): newest first.
+  std::array<const GroupState*, 2> Layers() const { return {this, below}; }
 };
 
 // A group of peers' batches whose write is under way while the next group
@@ -1018,25 +1021,28 @@ Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const Spa
   CachedRecord cached;
   cached.space = space;
   cached.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
-  const CachedRecord* written = nullptr;  // by the group in flight below
+  // As the group in flight below writes it, else as stored.
+  bool held = false;
   if (g.below) {
     auto below = g.below->records.find(key);
-    if (below != g.below->records.end() && below->second.dirty) written = &below->second;
+    if (below != g.below->records.end() && below->second.dirty) {
+      *cached.state = *below->second.state;
+      held = true;
+    }
   }
-  if (written) {
-    *cached.state = *written->state;
-    cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
-    *cached.before = *written->state;
-  } else {
+  if (!held) {
     std::string sealed;
     Status s = store_->Get(store::Cf::kRecords, key, &sealed);
     if (s.ok()) {
       KINDRED_ASSIGN_OR_RETURN(*cached.state, ReadState(key, sealed));
-      cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
-      *cached.before = *cached.state;
+      held = true;
     } else if (s.code() != StatusCode::kNotFound) {
       return s;
     }
+  }
+  if (held) {
+    cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
+    *cached.before = *cached.state;
   }
   auto added = g.records.emplace(std::move(key), cached).first;
   g.record_order.push_back(&*added);
@@ -1964,8 +1970,8 @@ Status EngineImpl::HeldOpHashes(GroupState& g, const SpaceId& space, const Devic
     // Ops ingested earlier in this group, or by the group below, are not
     // in the store yet.
     const GroupState::NewSegment* pending = nullptr;
-    for (const GroupState* group : {g.below, static_cast<const GroupState*>(&g)}) {
-      if (!group) continue;
+    for (const GroupState* group : g.Layers()) {
+      if (!group || pending) continue;
       for (const auto& s : group->segments) {
         if (s.space == space && s.device == device && s.first_seq <= seq && seq <= s.last_seq &&
             !s.hashes.empty()) {
@@ -1992,7 +1998,7 @@ Status EngineImpl::HeldOpHashes(GroupState& g, const SpaceId& space, const Devic
 
 Result<EngineImpl::Head> EngineImpl::PeerHead(GroupState& g, const SpaceId& space,
                                               const DeviceId& device) {
-  for (const GroupState* group : {static_cast<const GroupState*>(&g), g.below}) {
+  for (const GroupState* group : g.Layers()) {
     if (!group) continue;
     auto it = group->peer_heads.find({space, device});
     if (it != group->peer_heads.end()) return it->second;

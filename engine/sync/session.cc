@@ -526,7 +526,6 @@ void Session::StartIngest() {
     inbound_.pop_front();
   }
   ingests_.push_back(std::move(owned));
-  ingesting_ = true;
   SpawnChild([this, job] { return RunIngest(job); });
 }
 
@@ -550,7 +549,6 @@ asio::awaitable<void> Session::RunIngest(IngestJob* job) {
 bool Session::FinishIngest() {
   std::unique_ptr<IngestJob> job = std::move(ingests_.front());
   ingests_.pop_front();
-  ingesting_ = !ingests_.empty();
   for (IngestResult& result : job->results) {
     if (!result.status.ok()) {
       std::optional<v1::SyncError::Code> notify;
@@ -986,7 +984,7 @@ asio::awaitable<void> Session::Watchdog() {
 }
 
 bool Session::WaitingOnPeer() const {
-  if (!inbound_.empty() || ingesting_) return false;  // our own work comes first
+  if (!inbound_.empty() || !ingests_.empty()) return false;  // our own work comes first
   if (!have_peer_hello_) return true;
   if (batches_acked_ < batches_sent_) return true;
   if (ping_outstanding_) return true;
@@ -995,7 +993,7 @@ bool Session::WaitingOnPeer() const {
 
 bool Session::CaughtUp() const {
   return have_peer_hello_ && sent_done_ && peer_done_ && batches_acked_ == batches_sent_ &&
-         batches_processed_ == batches_received_ && inbound_.empty() && !ingesting_;
+         batches_processed_ == batches_received_ && inbound_.empty() && ingests_.empty();
 }
 
 bool Session::Complete() const { return !live() && CaughtUp() && outbound_.empty() && !writing_; }

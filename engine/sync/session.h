@@ -258,8 +258,8 @@ class Session {
 
   // Receiving.
   std::deque<Inbound> inbound_;
-  bool ingesting_ = false;
-  std::deque<std::unique_ptr<IngestJob>> ingests_;  // in order; at most two under way
+  // Ingests started and not yet handled, in order; at most two under way.
+  std::deque<std::unique_ptr<IngestJob>> ingests_;
   uint64_t batches_received_ = 0;
   uint64_t batches_processed_ = 0;
   bool peer_done_ = false;
