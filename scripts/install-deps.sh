@@ -11,6 +11,7 @@ PACKAGES=(
   libboost-dev
   libsodium-dev
   libjemalloc-dev
+  libabsl-dev
   libgtest-dev libgmock-dev
   libbenchmark-dev
   libcli11-dev

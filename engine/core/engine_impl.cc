@@ -11,6 +11,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "absl/container/node_hash_map.h"
 #include "engine/core/meta_keys.h"
 #include "engine/log/merge.h"
 #include "engine/log/oplog.h"
@@ -132,7 +133,7 @@ struct EngineImpl::SealScratch {
 struct EngineImpl::GroupState {
   // Protos built for this group live here and die together, cheaply.
   google::protobuf::Arena arena;
-  std::unordered_map<std::string, CachedRecord> records;  // by record key
+  absl::node_hash_map<std::string, CachedRecord> records;                 // by record key
   std::vector<std::pair<const std::string, CachedRecord>*> record_order;  // first touched first
   std::map<SpaceId, Head> heads;  // our heads; seq and hlc move in phase 1, the hash in phase 3
   std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads
@@ -1015,10 +1016,11 @@ Result<v1::RecordState> EngineImpl::ReadState(std::string_view key, std::string_
 Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const SpaceId& space,
                                                       const std::string& collection,
                                                       const std::string& id) {
-  std::string key = RecordKey(space, collection, id);
-  auto it = g.records.find(key);
-  if (it != g.records.end()) return &it->second;
-  CachedRecord cached;
+  // One probe of the map whether or not the record is there yet.
+  auto [it, inserted] = g.records.try_emplace(RecordKey(space, collection, id));
+  CachedRecord& cached = it->second;
+  if (!inserted) return &cached;
+  const std::string& key = it->first;
   cached.space = space;
   cached.state = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
   // As the group in flight below writes it, else as stored.
@@ -1034,9 +1036,15 @@ Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const Spa
     std::string sealed;
     Status s = store_->Get(store::Cf::kRecords, key, &sealed);
     if (s.ok()) {
-      KINDRED_ASSIGN_OR_RETURN(*cached.state, ReadState(key, sealed));
-      held = true;
-    } else if (s.code() != StatusCode::kNotFound) {
+      Result<v1::RecordState> stored = ReadState(key, sealed);
+      if (!stored.ok()) s = stored.status();
+      if (s.ok()) {
+        *cached.state = *std::move(stored);
+        held = true;
+      }
+    }
+    if (!s.ok() && s.code() != StatusCode::kNotFound) {
+      g.records.erase(it);
       return s;
     }
   }
@@ -1044,9 +1052,8 @@ Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const Spa
     cached.before = google::protobuf::Arena::CreateMessage<v1::RecordState>(&g.arena);
     *cached.before = *cached.state;
   }
-  auto added = g.records.emplace(std::move(key), cached).first;
-  g.record_order.push_back(&*added);
-  return &added->second;
+  g.record_order.push_back(&*it);
+  return &cached;
 }
 
 Result<std::vector<std::string>> EngineImpl::Commit(const SpaceId& space,
