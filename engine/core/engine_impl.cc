@@ -131,8 +131,19 @@ struct EngineImpl::SealScratch {
 };
 
 struct EngineImpl::GroupState {
+  // A group of a sync puts about 20 MB of protos on its arena. Protobuf's
+  // default blocks (256 bytes, growing to 8 KB) made that thousands of
+  // block allocations and frees per group, on both threads: about 7% of an
+  // initial sync's CPU. A single commit's group still asks for just 16 KB.
+  static google::protobuf::ArenaOptions ArenaOptions() {
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 16 << 10;
+    options.max_block_size = 256 << 10;
+    return options;
+  }
+
   // Protos built for this group live here and die together, cheaply.
-  google::protobuf::Arena arena;
+  google::protobuf::Arena arena{ArenaOptions()};
   absl::node_hash_map<std::string, CachedRecord> records;                 // by record key
   std::vector<std::pair<const std::string, CachedRecord>*> record_order;  // first touched first
   std::map<SpaceId, Head> heads;  // our heads; seq and hlc move in phase 1, the hash in phase 3
