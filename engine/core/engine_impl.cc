@@ -9,7 +9,6 @@
 #include <limits>
 #include <set>
 #include <thread>
-#include <unordered_map>
 
 #include "absl/container/node_hash_map.h"
 #include "engine/core/meta_keys.h"
