@@ -27,6 +27,9 @@ constexpr size_t kMaxOutbound = 4 * kMaxWindow + 64;
 // in the initial-sync benchmark (about 4% faster than 10,000, the engine's
 // group-commit cap, and than 4000 or 8000; docs/performance.md).
 constexpr size_t kMaxIngestOps = 6000;
+// Batches the sender reads before its first send (one of them is held back
+// until the next read: see Pusher).
+constexpr size_t kFirstReadBatches = 2;
 
 std::string Millis(Duration d) {
   return std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(d).count()) + " ms";
@@ -808,6 +811,9 @@ asio::awaitable<void> Session::Pusher() {
   // During the catch-up, the last part is held back so that it can be
   // marked `done`.
   std::optional<EncodedPart> held;
+  // The first read is small, so that the peer has something to work on
+  // within a millisecond or two instead of after a whole window was read.
+  bool first_read = true;
   while (!closing_) {
     push_pending_ = false;
     for (auto& [space, state] : spaces_) {
@@ -815,7 +821,9 @@ asio::awaitable<void> Session::Pusher() {
         if (closing_) co_return;
         std::map<DeviceId, LogHead> theirs = state.theirs;
         const SpaceId which = space;
-        const size_t budget = peer_window_;
+        const size_t budget =
+            first_read ? std::min<size_t>(kFirstReadBatches, peer_window_) : peer_window_;
+        first_read = false;
         // Only this coroutine touches sent_views, and it waits here.
         std::map<DeviceId, KnownHeads>* views = &state.sent_views;
         Result<std::vector<EncodedPart>> parts =
