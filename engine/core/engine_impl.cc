@@ -214,6 +214,7 @@ struct EngineImpl::InFlight {
 // One group commit: its writers, and what it builds on.
 struct EngineImpl::GroupRun {
   std::vector<Writer*> writers;
+  size_t ops = 0;                   // the writers' ops (mutations and ingested ops), failed or not
   std::shared_ptr<InFlight> below;  // the group written meanwhile, or null
   // The writers left the queue before the write, so that the next group
   // could be built meanwhile.
@@ -1147,12 +1148,11 @@ void EngineImpl::RunInGroup(Writer& w) {
   // Leader: take everyone queued so far, with a cap to bound memory. Work
   // that must run alone forms a group of its own.
   GroupRun run;
-  size_t ops = 0;
   bool ingest_only = true;
   for (Writer* other : writers_) {
-    if (!run.writers.empty() && (other->exclusive || ops + other->Size() > 10000)) break;
+    if (!run.writers.empty() && (other->exclusive || run.ops + other->Size() > 10000)) break;
     run.writers.push_back(other);
-    ops += other->Size();
+    run.ops += other->Size();
     ingest_only = ingest_only && other->ingest;
     if (other->exclusive) break;
   }
@@ -1334,11 +1334,9 @@ Status EngineImpl::CommitGroup(GroupRun& run) {
   // (GroupState::below), and writes after it. Otherwise the helper frees
   // the group's state while the leader writes.
   std::shared_ptr<InFlight> in_flight;
-  size_t group_ops = 0;
-  for (const Writer* w : group) group_ops += w->Size();
   const bool announced =
       std::any_of(group.begin(), group.end(), [](const Writer* w) { return w->on_built; });
-  if (new_heads.empty() && !purged && control_spaces.empty() && group_ops >= kParallelIngestFrom &&
+  if (new_heads.empty() && !purged && control_spaces.empty() && run.ops >= kParallelIngestFrom &&
       (announced || WritersQueuedBehind(group.size()))) {
     sealer.reset();  // the worker thread is the next leader's from here
     in_flight = std::make_shared<InFlight>();
