@@ -1261,7 +1261,7 @@ Status EngineImpl::CommitGroup(GroupRun& run) {
   if (!std::is_sorted(jobs.begin(), jobs.end(), by_key)) std::sort(jobs.begin(), jobs.end(), by_key);
   // Records and index go into their own batch, written without the
   // write-ahead log once the op log is durable (see Store).
-  store::Batch derived = store_->NewBatch(last_derived_bytes_ + last_derived_bytes_ / 8);
+  store::Batch derived = store_->NewReusedBatch(last_derived_bytes_ + last_derived_bytes_ / 8);
   sealer->SealRecords(jobs, [&derived](const RecordJob& job) {
     derived.Put(store::Cf::kRecords, *job.key, job.sealed);
     for (const auto& [key, put] : job.index) {
@@ -1285,7 +1285,7 @@ Status EngineImpl::CommitGroup(GroupRun& run) {
 
   // Phase 3: the op log's batch. Our new ops in each space become one
   // segment, signed once over its last op.
-  store::Batch batch = store_->NewBatch(last_log_bytes_ + last_log_bytes_ / 8);
+  store::Batch batch = store_->NewReusedBatch(last_log_bytes_ + last_log_bytes_ / 8);
   for (auto& [space, chain] : sealer->chains()) {
     Head& head = g->heads.at(space);
     head.hash = chain.head_hash;
@@ -1366,6 +1366,8 @@ Status EngineImpl::CommitGroup(GroupRun& run) {
       written = records_error_;
     }
   }
+  store_->Recycle(std::move(batch));
+  store_->Recycle(std::move(derived));
   if (in_flight) {
     std::lock_guard<std::mutex> lock(commit_mu_);
     in_flight->done = true;
@@ -1583,7 +1585,7 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
 }
 
 Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author,
-                                uint64_t seq, uint64_t hlc, const v1::OpPayload& payload,
+                                uint64_t seq, uint64_t hlc, v1::OpPayload& payload,
                                 const std::string& id) {
   const std::string& collection =
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
@@ -1596,9 +1598,9 @@ Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const Devic
 
 void EngineImpl::MergeInto(GroupState& g, CachedRecord& record, const SpaceId& space,
                            const DeviceId& author, uint64_t seq, uint64_t hlc,
-                           const v1::OpPayload& payload, const std::string& id) {
+                           v1::OpPayload& payload, const std::string& id) {
   v1::Dot dot;
-  dot.set_device(std::string(author.bytes()));
+  dot.set_device(author.bytes().data(), author.bytes().size());
   dot.set_seq(seq);
   v1::RecordState* state = record.state;
   if (state->record_id().empty()) state->set_record_id(id);
@@ -1606,7 +1608,7 @@ void EngineImpl::MergeInto(GroupState& g, CachedRecord& record, const SpaceId& s
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
   if (!collection.empty() && collection.front() == '_') g.control_spaces.insert(space);
   if (payload.has_write()) {
-    log::ApplyWrite(dot, hlc, payload.write(), state);
+    log::ApplyWriteMovingValues(dot, hlc, payload.mutable_write(), state);
   } else {
     log::ApplyDelete(dot, hlc, payload.remove(), state);
     if (payload.remove().purge()) g.purges.emplace_back(space, &payload.remove());

@@ -100,8 +100,13 @@ bool DotEqual(const v1::Dot& a, const v1::Dot& b) {
   return a.seq() == b.seq() && a.device() == b.device();
 }
 
-void ApplyWrite(const v1::Dot& dot, uint64_t hlc, const v1::RecordWrite& write,
-                v1::RecordState* state) {
+namespace {
+
+// ApplyWrite's body; take_value(i, into) gives `into` the value of the
+// write's field i (copied, or moved out of the write).
+template <typename TakeValue>
+void ApplyWriteWith(const v1::Dot& dot, uint64_t hlc, const v1::RecordWrite& write,
+                    v1::RecordState* state, const TakeValue& take_value) {
   if (!Touch(dot, hlc, state)) return;
   if (state->format() == 0) state->set_format(1);
   if (state->collection().empty()) state->set_collection(write.collection());
@@ -110,24 +115,43 @@ void ApplyWrite(const v1::Dot& dot, uint64_t hlc, const v1::RecordWrite& write,
     // The first write of a record, fields named in order, superseding
     // nothing (every create): the loop below would append each field with
     // one live version, in turn. Build that directly; same bytes.
-    for (const v1::FieldWrite& fw : write.fields()) {
+    state->mutable_fields()->Reserve(write.fields_size());
+    for (int i = 0; i < write.fields_size(); ++i) {
       v1::FieldState* field = state->add_fields();
-      field->set_name(fw.name());
+      field->set_name(write.fields(i).name());
       v1::FieldVersion* version = field->add_live();
       *version->mutable_dot() = dot;
       version->set_hlc(hlc);
-      *version->mutable_value() = fw.value();
+      take_value(i, version->mutable_value());
     }
     return;
   }
-  for (const v1::FieldWrite& fw : write.fields()) {
+  for (int i = 0; i < write.fields_size(); ++i) {
+    const v1::FieldWrite& fw = write.fields(i);
     v1::FieldState* field = FindOrAddField(state, fw.name());
     DotList gone = Sorted(fw.supersedes());
     DropLive(field, gone);
     for (const auto& d : gone) InsertSorted(field->mutable_superseded(), d);
     if (Contains(field->superseded(), dot) || Contains(state->removed(), dot)) continue;
-    *AddVersion(field->mutable_live(), dot, hlc)->mutable_value() = fw.value();
+    take_value(i, AddVersion(field->mutable_live(), dot, hlc)->mutable_value());
   }
+}
+
+}  // namespace
+
+void ApplyWrite(const v1::Dot& dot, uint64_t hlc, const v1::RecordWrite& write,
+                v1::RecordState* state) {
+  ApplyWriteWith(dot, hlc, write, state,
+                 [&write](int i, v1::Value* into) { *into = write.fields(i).value(); });
+}
+
+void ApplyWriteMovingValues(const v1::Dot& dot, uint64_t hlc, v1::RecordWrite* write,
+                            v1::RecordState* state) {
+  // On one arena (the engine's group), Swap exchanges pointers; across
+  // arenas it copies.
+  ApplyWriteWith(dot, hlc, *write, state, [write](int i, v1::Value* into) {
+    into->Swap(write->mutable_fields(i)->mutable_value());
+  });
 }
 
 void ApplyDelete(const v1::Dot& dot, uint64_t hlc, const v1::RecordDelete& remove,

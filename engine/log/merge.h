@@ -27,6 +27,11 @@ bool DotEqual(const v1::Dot& a, const v1::Dot& b);
 // Applies a write op (its dot and hlc) to `state`. No effect if applied before.
 void ApplyWrite(const v1::Dot& dot, uint64_t hlc, const v1::RecordWrite& write,
                 v1::RecordState* state);
+// As ApplyWrite, but moves the field values out of `write` instead of
+// copying them: the values `write` is left with are unspecified. Same
+// resulting state. For a caller that reads the write no more after it.
+void ApplyWriteMovingValues(const v1::Dot& dot, uint64_t hlc, v1::RecordWrite* write,
+                            v1::RecordState* state);
 // Applies a delete op to `state`. No effect if applied before.
 void ApplyDelete(const v1::Dot& dot, uint64_t hlc, const v1::RecordDelete& remove,
                  v1::RecordState* state);

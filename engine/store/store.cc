@@ -158,6 +158,41 @@ Store::~Store() {
   if (db_) db_->Close().PermitUncheckedError();
 }
 
+Batch Store::NewReusedBatch(size_t reserve_bytes) {
+  {
+    std::lock_guard<std::mutex> lock(spare_mu_);
+    // The smallest spare that is big enough, if any.
+    auto best = spare_.end();
+    for (auto it = spare_.begin(); it != spare_.end(); ++it) {
+      if (it->Capacity() >= reserve_bytes &&
+          (best == spare_.end() || it->Capacity() < best->Capacity())) {
+        best = it;
+      }
+    }
+    if (best != spare_.end()) {
+      Batch batch = std::move(*best);
+      spare_.erase(best);
+      return batch;
+    }
+  }
+  return NewBatch(reserve_bytes);
+}
+
+void Store::Recycle(Batch batch) {
+  if (batch.Capacity() > kMaxSpareBytes) return;
+  batch.batch_.Clear();  // keeps the buffer
+  std::lock_guard<std::mutex> lock(spare_mu_);
+  if (spare_.size() < kSpareBatches) {
+    spare_.push_back(std::move(batch));
+    return;
+  }
+  // Full: keep the roomier of this one and the smallest spare.
+  auto smallest =
+      std::min_element(spare_.begin(), spare_.end(),
+                       [](const Batch& a, const Batch& b) { return a.Capacity() < b.Capacity(); });
+  if (smallest->Capacity() < batch.Capacity()) *smallest = std::move(batch);
+}
+
 Status Store::Get(Cf cf, std::string_view key, std::string* value) const {
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), handles_[static_cast<int>(cf)],
                                rocksdb::Slice(key.data(), key.size()), value);

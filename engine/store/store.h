@@ -21,6 +21,7 @@
 #include <rocksdb/write_batch.h>
 
 #include <memory>
+#include <mutex>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,8 @@ class Batch {
   void Delete(Cf cf, std::string_view key);
   size_t Count() const { return static_cast<size_t>(batch_.Count()); }
   size_t ByteSize() const { return batch_.GetDataSize(); }
+  // Bytes the batch holds before its buffer must grow.
+  size_t Capacity() const { return batch_.Data().capacity(); }
 
  private:
   friend class Store;
@@ -87,6 +90,17 @@ class Store {
 
   // An empty batch for this store, with room for about `reserve_bytes`.
   Batch NewBatch(size_t reserve_bytes = 0) const { return Batch(&handles_, reserve_bytes); }
+  // As NewBatch, but in the buffer of a batch given back through Recycle
+  // when one has room for `reserve_bytes` (the smallest such). A sync
+  // writes batches of several MB one after another: fresh memory for each
+  // costs a page fault every 4 KB, reused memory none. Thread-safe.
+  Batch NewReusedBatch(size_t reserve_bytes);
+  // Keeps `batch`'s buffer (emptied) for NewReusedBatch: at most
+  // kSpareBatches of them (the roomiest), none over kMaxSpareBytes; others
+  // are freed. Thread-safe.
+  void Recycle(Batch batch);
+  static constexpr size_t kSpareBatches = 4;
+  static constexpr size_t kMaxSpareBytes = 32 << 20;
   // NotFound when absent.
   [[nodiscard]] Status Get(Cf cf, std::string_view key, std::string* value) const;
   // Applies `batch` atomically; `sync` waits for the WAL to reach the disk.
@@ -108,6 +122,8 @@ class Store {
   Store() = default;
   std::unique_ptr<rocksdb::DB> db_;
   std::vector<rocksdb::ColumnFamilyHandle*> handles_;  // owned by db_, released in ~Store
+  std::mutex spare_mu_;
+  std::vector<Batch> spare_;  // GUARDED_BY(spare_mu_): emptied batches, for reuse
 };
 
 // Converts a RocksDB status, naming `what`.
