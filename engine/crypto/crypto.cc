@@ -69,10 +69,15 @@ bool Verify(std::string_view public_key, std::string_view message, std::string_v
 }
 
 std::string Hash(std::string_view data) {
-  std::string out(kHashBytes, '\0');
-  crypto_generichash(reinterpret_cast<uint8_t*>(out.data()), out.size(), U8(data), data.size(),
-                     nullptr, 0);
+  std::string out;
+  HashInto(data, &out);
   return out;
+}
+
+void HashInto(std::string_view data, std::string* out) {
+  out->resize(kHashBytes);
+  crypto_generichash(reinterpret_cast<uint8_t*>(out->data()), out->size(), U8(data), data.size(),
+                     nullptr, 0);
 }
 
 Hasher::Hasher() { crypto_generichash_blake2b_init(&state_, nullptr, 0, kHashBytes); }

@@ -134,6 +134,8 @@ std::string Sign(const SignKeyPair& key, std::string_view message);
 
 // BLAKE2b-256 of `data`.
 std::string Hash(std::string_view data);
+// The same, into `*out` (resized to kHashBytes; its buffer is reused).
+void HashInto(std::string_view data, std::string* out);
 
 // Incremental BLAKE2b-256.
 class Hasher {

@@ -77,7 +77,10 @@ std::string_view BodyName(const v1::SyncMessage& message) {
   return NameOfField(static_cast<uint64_t>(message.body_case()));
 }
 
-Result<v1::SyncMessage> ParseMessage(std::string_view bytes) {
+namespace {
+
+// ParseMessage's checks and parse, into `*out` (empty, wherever it lives).
+Status ParseMessageInto(std::string_view bytes, v1::SyncMessage* out) {
   if (bytes.size() > kMaxMessageBytes) {
     return Status::Corruption("sync message of " + std::to_string(bytes.size()) +
                               " bytes is over the limit of " + std::to_string(kMaxMessageBytes));
@@ -98,7 +101,7 @@ Result<v1::SyncMessage> ParseMessage(std::string_view bytes) {
                               std::to_string(bytes.size()) + " bytes is over its limit of " +
                               std::to_string(limit));
   }
-  v1::SyncMessage message;
+  v1::SyncMessage& message = *out;
   if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::Corruption("malformed sync message (" + std::string(NameOfField(field)) + ")");
   }
@@ -107,6 +110,20 @@ Result<v1::SyncMessage> ParseMessage(std::string_view bytes) {
     return Status::Corruption("sync message mixes a " + std::string(NameOfField(field)) +
                               " with a " + std::string(BodyName(message)));
   }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Result<v1::SyncMessage> ParseMessage(std::string_view bytes) {
+  v1::SyncMessage message;
+  KINDRED_RETURN_IF_ERROR(ParseMessageInto(bytes, &message));
+  return message;
+}
+
+Result<v1::SyncMessage*> ParseMessage(std::string_view bytes, google::protobuf::Arena* arena) {
+  auto* message = google::protobuf::Arena::CreateMessage<v1::SyncMessage>(arena);
+  KINDRED_RETURN_IF_ERROR(ParseMessageInto(bytes, message));
   return message;
 }
 
@@ -251,7 +268,9 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
   if (run_.batch.ops.size() + count > kMaxRunOps) {
     return Malformed("its run grows past " + std::to_string(kMaxRunOps) + " ops");
   }
-  std::string prev = run_.head_hash;
+  // The hash of the op before: the run's head, then each op's as it is
+  // derived (pointing into derived_hashes; read before the next push_back).
+  const std::string* prev = &run_.head_hash;
   v1::OpEnvelope op;
   uint64_t hlc = 0;
   uint32_t epoch = 0;
@@ -272,7 +291,7 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
     op.set_format(c.has_format() ? c.format() : kDefaultFormat);
     op.set_hlc(hlc);
     op.set_epoch(epoch);
-    op.set_prev_hash(prev);
+    op.set_prev_hash(*prev);
     op.set_salt(salt);
     op.set_aead(c.has_aead() ? c.aead() : kDefaultAead);
     if (c.has_payload_hash() && c.payload_hash().size() != crypto::kHashBytes) {
@@ -285,7 +304,7 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
     } else {
       // Derived here, always (Ingest relies on it: OpBatch::derived_hashes);
       // one sent along anyway must be the same.
-      op.set_payload_hash(crypto::Hash(c.ciphertext()));
+      crypto::HashInto(c.ciphertext(), op.mutable_payload_hash());
       if (c.has_payload_hash() &&
           !crypto::ConstantTimeEquals(c.payload_hash(), op.payload_hash())) {
         return Malformed("an op's payload hash does not match its ciphertext");
@@ -293,8 +312,8 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
     }
     op.set_ciphertext(c.ciphertext());
     op.set_purged(c.purged());
-    prev = log::OpHash(*space, *device, seq, prev, op);
-    run_.batch.derived_hashes.push_back(prev);
+    run_.batch.derived_hashes.push_back(log::OpHash(*space, *device, seq, *prev, op));
+    prev = &run_.batch.derived_hashes.back();
     std::string& encoded = run_.batch.ops.emplace_back();
     op.SerializeToString(&encoded);
     bytes_ += encoded.size();
@@ -302,7 +321,7 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
       return Malformed("its run grows past " + std::to_string(kMaxRunBytes) + " bytes");
     }
   }
-  run_.head_hash = prev;
+  run_.head_hash = *prev;
   next_seq_ = part.first_seq() + count;
   if (part.more()) {
     if (!part.signature().empty()) return Malformed("a part marked `more` carries a signature");
@@ -315,7 +334,7 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
   v1::BatchSignature signature;
   signature.set_format(part.has_signature_format() ? part.signature_format() : kDefaultFormat);
   signature.set_seq(next_seq_ - 1);
-  signature.set_head_hash(prev);
+  signature.set_head_hash(run_.head_hash);
   signature.set_signature(part.signature());
   run_.batch.signature = signature.SerializeAsString();
   run_.signature = part.signature();

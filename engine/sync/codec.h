@@ -50,6 +50,11 @@ std::string EncodeMessage(const v1::SyncMessage& message);
 // above 7) parses to a SyncMessage with no body, which the caller skips.
 // Corruption, naming the problem, for anything malformed or oversized.
 [[nodiscard]] Result<v1::SyncMessage> ParseMessage(std::string_view bytes);
+// As ParseMessage, but the message is made on `arena` (a batch's thousands
+// of ops then cost no allocation each, and go with the arena). The message
+// lives as long as the arena. Not thread-safe (nor is the arena).
+[[nodiscard]] Result<v1::SyncMessage*> ParseMessage(std::string_view bytes,
+                                                    google::protobuf::Arena* arena);
 
 // The name of a message's type, for errors ("Hello", "SyncBatch", ...).
 std::string_view BodyName(const v1::SyncMessage& message);

@@ -331,6 +331,10 @@ void Session::HandleHello(const v1::Hello& hello) {
 // Receiving
 
 asio::awaitable<void> Session::Reader() {
+  // Each message is parsed onto this arena and handled before the next is
+  // read (Handle keeps nothing of it); the arena is then reset, its first
+  // block kept for the next one.
+  google::protobuf::Arena arena;
   for (;;) {
     Result<std::string> bytes = co_await channel_->Receive();
     if (!bytes.ok()) {
@@ -344,12 +348,14 @@ asio::awaitable<void> Session::Reader() {
     }
     if (closing_) continue;  // read until the channel closes
     last_heard_ = SteadyClock::now();
-    Result<v1::SyncMessage> message = ParseMessage(*bytes);
+    Result<v1::SyncMessage*> message = ParseMessage(*bytes, &arena);
     if (!message.ok()) {
+      arena.Reset();
       ProtocolError(message.status().message());
       continue;
     }
-    Handle(*message);
+    Handle(**message);
+    arena.Reset();
     CheckCaughtUp();
     wake_.Notify();
   }

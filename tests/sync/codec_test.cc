@@ -305,6 +305,34 @@ TEST(SyncCodecTest, MalformedMessagesAreRefused) {
   EXPECT_NE(parsed.status().message().find("mixes"), std::string::npos);
 }
 
+TEST(SyncCodecTest, ParsingOntoAnArenaChecksAndParsesTheSame) {
+  // The session parses each message onto an arena it resets: the same
+  // checks, the same message.
+  google::protobuf::Arena arena;
+  for (const std::string& bad :
+       {std::string(), std::string("\xff\xff\xff garbage"), Field(3, "") + Field(1, ""),
+        Field(3, Varint(1 << 3) + Varint(5) + Field(15, std::string(1990, 'x')))}) {
+    auto on_arena = ParseMessage(bad, &arena);
+    ASSERT_FALSE(on_arena.ok()) << ToHex(bad);
+    EXPECT_EQ(on_arena.status().ToString(), ParseMessage(bad).status().ToString());
+  }
+  v1::SyncMessage batch;
+  v1::SyncBatch* part = batch.mutable_batch();
+  part->set_first_seq(7);
+  for (int i = 0; i < 3; ++i) part->add_ops()->set_ciphertext(std::string(300, 'a' + i));
+  const std::string bytes = batch.SerializeAsString();
+  auto on_arena = ParseMessage(bytes, &arena);
+  ASSERT_TRUE(on_arena.ok()) << on_arena.status().ToString();
+  EXPECT_EQ((*on_arena)->GetArena(), &arena);
+  EXPECT_EQ((*on_arena)->SerializeAsString(), bytes);
+  EXPECT_EQ((*on_arena)->batch().ops(2).ciphertext(), std::string(300, 'c'));
+  arena.Reset();
+  // The arena serves the next message after a reset.
+  auto next = ParseMessage(bytes, &arena);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ((*next)->batch().first_seq(), 7u);
+}
+
 TEST(SyncCodecTest, AMessageOfAnUnknownTypeParsesWithoutABodySoItCanBeSkipped) {
   auto parsed = ParseMessage(Field(42, "from the future"));
   ASSERT_TRUE(parsed.ok()) << parsed.status().ToString();
