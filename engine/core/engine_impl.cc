@@ -947,7 +947,8 @@ Status EngineImpl::ReplayLog(const SpaceId& space, const DeviceId& device, uint6
                                                     : payload->remove().record_id();
       std::string id = rid.empty() ? DeriveRecordId(id_prefix, space, device, seq) : rid;
       // Purges need no erasing here: that went into the op log with the purge.
-      KINDRED_RETURN_IF_ERROR(MergePayload(*g, space, device, seq, op.hlc(), *payload, id));
+      KINDRED_RETURN_IF_ERROR(
+          MergePayload(*g, space, device, seq, op.hlc(), *payload, std::move(id)));
       if (++merged == kChunk) KINDRED_RETURN_IF_ERROR(write_chunk(seq));
     }
   }
@@ -1580,30 +1581,32 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
   payload->SerializeWithCachedSizesToArray(reinterpret_cast<uint8_t*>(op.plain));
   op.nonce = log::OpNonceBytes(space, device_.id, seq, local_it->second.epoch, local_it->second.salt);
   if (g.local_count % Sealer::kPublishEvery == 0) g.sealer->Publish(g.local_count);
-  MergeInto(g, *record, space, device_.id, seq, hlc, *payload, *id);
+  MergeInto(g, *record, space, device_.id, seq, hlc, *payload, *id);  // a copy: *id is returned
   return Status::Ok();
 }
 
 Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author,
                                 uint64_t seq, uint64_t hlc, v1::OpPayload& payload,
-                                const std::string& id) {
+                                std::string id) {
   const std::string& collection =
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
   KINDRED_RETURN_IF_ERROR(CheckName("a collection name", collection));
   KINDRED_RETURN_IF_ERROR(CheckName("a record id", id));
   KINDRED_ASSIGN_OR_RETURN(CachedRecord * record, LoadState(g, space, collection, id));
-  MergeInto(g, *record, space, author, seq, hlc, payload, id);
+  MergeInto(g, *record, space, author, seq, hlc, payload, std::move(id));
   return Status::Ok();
 }
 
 void EngineImpl::MergeInto(GroupState& g, CachedRecord& record, const SpaceId& space,
                            const DeviceId& author, uint64_t seq, uint64_t hlc,
-                           v1::OpPayload& payload, const std::string& id) {
-  v1::Dot dot;
+                           v1::OpPayload& payload, std::string id) {
+  // On the group's arena: a Dot on the stack would allocate its device's
+  // string object on the heap, once per op.
+  v1::Dot& dot = *google::protobuf::Arena::CreateMessage<v1::Dot>(&g.arena);
   dot.set_device(author.bytes().data(), author.bytes().size());
   dot.set_seq(seq);
   v1::RecordState* state = record.state;
-  if (state->record_id().empty()) state->set_record_id(id);
+  if (state->record_id().empty()) state->set_record_id(std::move(id));  // no copy on the arena
   const std::string& collection =
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
   if (!collection.empty() && collection.front() == '_') g.control_spaces.insert(space);
@@ -2268,7 +2271,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     const std::string& rid = f.payload->has_write() ? f.payload->write().record_id()
                                                     : f.payload->remove().record_id();
     std::string id = rid.empty() ? DeriveRecordId(id_prefix, b.space, b.device, seq) : rid;
-    return MergePayload(g, b.space, b.device, seq, ops[f.index]->hlc(), *f.payload, id);
+    return MergePayload(g, b.space, b.device, seq, ops[f.index]->hlc(), *f.payload, std::move(id));
   };
   KINDRED_RETURN_IF_ERROR(CheckAndMergeInOrder(worker, fresh.size(), build_segment, check, merge));
   for (const Fresh& f : fresh) hlc_.Observe(ops[f.index]->hlc());

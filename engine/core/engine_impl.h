@@ -196,13 +196,13 @@ class EngineImpl final : public Engine {
   // `payload` must live as long as `g` (on its arena or in the caller's batch).
   // A write's field values are moved into the record (see MergeInto).
   Status MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author, uint64_t seq,
-                      uint64_t hlc, v1::OpPayload& payload, const std::string& id);
+                      uint64_t hlc, v1::OpPayload& payload, std::string id);
   // Merges op (author, seq) into `record`; notes a purge for phase 3. A
   // write's field values are moved out of `payload` into the record, not
   // copied: callers have encoded the payload already and read it no more
   // (a delete's stays whole: a purge reads it in phase 3).
   void MergeInto(GroupState& g, CachedRecord& record, const SpaceId& space, const DeviceId& author,
-                 uint64_t seq, uint64_t hlc, v1::OpPayload& payload, const std::string& id);
+                 uint64_t seq, uint64_t hlc, v1::OpPayload& payload, std::string id);
   // The head of (space, device) as this group sees it.
   Result<Head> PeerHead(GroupState& g, const SpaceId& space, const DeviceId& device);
   // ReadMissing, with every op's prev_hash (`linked`) or only the first of

@@ -119,7 +119,10 @@ Status ParseSegmentKey(std::string_view key, size_t prefix_size, uint64_t* last_
 
 Status DecodeSegment(const SpaceId& space, const DeviceId& device, uint64_t key_last_seq,
                      std::string_view bytes, Segment* out, SegmentDecode mode) {
-  v1::OpSegment stored;
+  // On an arena: the parse then makes each op's string object there rather
+  // than on the heap (their contents are swapped out below).
+  google::protobuf::Arena arena;
+  v1::OpSegment& stored = *google::protobuf::Arena::CreateMessage<v1::OpSegment>(&arena);
   if (bytes.size() > static_cast<size_t>(INT32_MAX) ||
       !stored.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
     return Status::Corruption(DescribeSegment(space, device, key_last_seq) + " is damaged");

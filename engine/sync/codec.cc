@@ -137,7 +137,9 @@ Status EncodeBatch(const OpBatch& batch, size_t max_ops, size_t max_bytes, Known
     return Status::Corruption("the signature of a batch of device " + batch.device.ToString() +
                               " in the local store does not parse");
   }
-  v1::SyncMessage message;
+  // The parts' ops are made on an arena, not one heap object each.
+  google::protobuf::Arena arena;
+  v1::SyncMessage& message = *google::protobuf::Arena::CreateMessage<v1::SyncMessage>(&arena);
   v1::SyncBatch* part = message.mutable_batch();
   v1::OpEnvelope op;
   size_t i = 0;
@@ -181,7 +183,8 @@ Status EncodeBatch(const OpBatch& batch, size_t max_ops, size_t max_bytes, Known
         prev_salt = op.salt();
       }
       bytes += op.ciphertext().size() + kOpOverheadBytes;
-      c->set_allocated_ciphertext(op.release_ciphertext());
+      // Swapped, not copied (the part is on an arena, `op` is not).
+      c->mutable_ciphertext()->swap(*op.mutable_ciphertext());
       if (op.purged()) {
         c->set_purged(true);
         c->set_payload_hash(op.payload_hash());
