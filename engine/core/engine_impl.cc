@@ -94,9 +94,7 @@ struct EngineImpl::Writer {
   const OpBatch* ingest = nullptr;
   // ...or work that must run alone (RunExclusive).
   const std::function<Status()>* exclusive = nullptr;
-  size_t Size() const {
-    return mutations ? mutations->size() : ingest ? ingest->ops.size() : 1;
-  }
+  size_t Size() const { return mutations ? mutations->size() : ingest ? ingest->size() : 1; }
 
   Result<std::vector<std::string>> result = Status::Internal("commit did not run");
   uint64_t ingested = 0;
@@ -1123,7 +1121,7 @@ Result<uint64_t> EngineImpl::Ingest(const OpBatch& batch, const std::function<vo
       if (w.on_built) (*w.on_built)();
     }
   } announce{w};
-  if (batch.ops.empty()) return uint64_t{0};
+  if (batch.size() == 0) return uint64_t{0};
   RunInGroup(w);
   if (!w.result.ok()) return w.result.status();
   // A batch that changed the roster or brought a key takes effect before
@@ -1211,7 +1209,7 @@ Status EngineImpl::CommitGroup(GroupRun& run) {
     size_t local_ops = 0, ingested_ops = 0;
     for (size_t i = 0; i < group.size(); ++i) {
       if (!failed[i] && group[i]->mutations) local_ops += group[i]->mutations->size();
-      if (!failed[i] && group[i]->ingest) ingested_ops += group[i]->ingest->ops.size();
+      if (!failed[i] && group[i]->ingest) ingested_ops += group[i]->ingest->size();
     }
     g->local_ops.resize(local_ops);
     g->records.reserve(local_ops + ingested_ops);  // most ops touch a record of their own
@@ -2051,7 +2049,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     sign_pk = it->second.sign_pk();
     if (it->second.revoked()) revoked_after = it->second.revoked_after_seq();
   }
-  const size_t n = b.ops.size();
+  const size_t n = b.size();
   if (b.first_seq == 0) return Status::Corruption(who() + " starts at seq 0");
   if (b.first_seq - 1 > std::numeric_limits<uint64_t>::max() - n) {
     return Status::Corruption(who() + " names impossible seqs");
@@ -2103,16 +2101,32 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   // it names (step 2 checks those links against the chain).
   // With derived_hashes (the sync layer hashed the ops as it rebuilt them
   // from the wire), the hashes are taken from there instead.
+  // Ops the sync layer decoded already (OpBatch::decoded) are read as they
+  // are, with the hashes it derived.
   const bool derived = b.derived_hashes.size() == n;
-  std::vector<v1::OpEnvelope*> ops(n, nullptr);
+  const bool decoded = !b.decoded.empty();
+  if (decoded && (!derived || !b.ops.empty())) {
+    return Status::InvalidArgument(who() + " holds decoded ops without their derived hashes");
+  }
+  std::vector<const v1::OpEnvelope*> ops(n, nullptr);
+  std::vector<v1::OpEnvelope*> parsed;  // the ops parsed here: the group's, to change
   std::vector<std::string> hashes(n);
-  ForEachOnBoth(worker, n, [&](size_t i) {
-    auto* op = google::protobuf::Arena::CreateMessage<v1::OpEnvelope>(&g.arena);
-    if (!op->ParseFromString(b.ops[i])) return;
-    hashes[i] = derived ? b.derived_hashes[i]
-                        : log::OpHash(b.space, b.device, b.first_seq + i, op->prev_hash(), *op);
-    ops[i] = op;
-  });
+  if (decoded) {
+    for (size_t i = 0; i < n; ++i) {
+      ops[i] = b.decoded[i];
+      hashes[i] = b.derived_hashes[i];
+    }
+  } else {
+    parsed.assign(n, nullptr);
+    ForEachOnBoth(worker, n, [&](size_t i) {
+      auto* op = google::protobuf::Arena::CreateMessage<v1::OpEnvelope>(&g.arena);
+      if (!op->ParseFromString(b.ops[i])) return;
+      hashes[i] = derived ? b.derived_hashes[i]
+                          : log::OpHash(b.space, b.device, b.first_seq + i, op->prev_hash(), *op);
+      parsed[i] = op;
+      ops[i] = op;
+    });
+  }
 
   // Step 2, in order: the chain, forks, which ops are new and which key
   // opens each, and the signature over the head.
@@ -2161,9 +2175,12 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   uint64_t max_hlc = head.hlc;
   for (size_t i = 0; i < n; ++i) {
     const uint64_t seq = b.first_seq + i;
-    v1::OpEnvelope* op = ops[i];
+    const v1::OpEnvelope* op = ops[i];
     if (!op) return Status::Corruption(what(seq) + " is malformed");
-    if (!crypto::ConstantTimeEquals(op->prev_hash(), *prev)) {
+    // A decoded op after the first may leave out its prev_hash: its hash
+    // was derived along the chain from the op before (OpBatch::decoded).
+    const bool linked_by_derivation = decoded && i > 0 && op->prev_hash().empty();
+    if (!linked_by_derivation && !crypto::ConstantTimeEquals(op->prev_hash(), *prev)) {
       return Status::Corruption(what(seq) +
                                 " does not follow the op before it: the chain is broken");
     }
@@ -2214,7 +2231,9 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   }
   const std::string& fresh_prev = first_fresh == 0 ? first_prev : hashes[first_fresh - 1];
   // Stored ops leave out prev_hash (derivable); the hashes above keep it.
-  for (const Fresh& f : fresh) ops[f.index]->clear_prev_hash();
+  if (!decoded) {
+    for (const Fresh& f : fresh) parsed[f.index]->clear_prev_hash();
+  }
 
   // Step 3: each new op's payload hash and AEAD tag, and its payload parsed,
   // on both cores (the worker first encodes the new ops as one segment: the
@@ -2228,9 +2247,21 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   log::SegmentBuilder builder(segment.first_seq, fresh_prev);
   auto build_segment = [&] {
     size_t bytes = 0;
-    for (const Fresh& f : fresh) bytes += b.ops[f.index].size() + 4;
+    for (const Fresh& f : fresh) {
+      bytes += decoded ? ops[f.index]->ciphertext().size() + 96 : b.ops[f.index].size() + 4;
+    }
     builder.Reserve(bytes);
-    for (const Fresh& f : fresh) builder.Append(*ops[f.index]);
+    for (const Fresh& f : fresh) {
+      const v1::OpEnvelope& op = *ops[f.index];
+      if (op.prev_hash().empty()) {
+        builder.Append(op);
+        continue;
+      }
+      // A decoded run's first op (never changed here): stored without it.
+      v1::OpEnvelope stored = op;
+      stored.clear_prev_hash();
+      builder.Append(stored);
+    }
   };
   // Checks fresh[k]; returns false with `error` set if it fails.
   auto check = [&](size_t k, crypto::SecretString& plain, Status* error) {

@@ -220,6 +220,15 @@ void MarkDone(EncodedPart* part) {
 }
 
 Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known) {
+  return AddPart(part, nullptr, known);
+}
+
+Result<bool> RunBuilder::Add(v1::SyncBatch&& part, const KnownHeads& known) {
+  return AddPart(part, &part, known);
+}
+
+Result<bool> RunBuilder::AddPart(const v1::SyncBatch& part, v1::SyncBatch* taken,
+                                 const KnownHeads& known) {
   auto space = SpaceId::FromBytes(part.space_id());
   if (!space.ok())
     return Malformed("its space id has " + std::to_string(part.space_id().size()) + " bytes");
@@ -267,14 +276,20 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
     run_.prev_hash = prev;
     run_.head_hash = std::move(prev);
     bytes_ = 0;
+    // The run's envelopes live on an arena the batch keeps alive.
+    google::protobuf::ArenaOptions options;
+    options.start_block_size = 16 << 10;
+    options.max_block_size = 256 << 10;
+    auto arena = std::make_shared<google::protobuf::Arena>(options);
+    arena_ = arena.get();
+    run_.batch.decoded_owners.push_back(std::move(arena));
   }
-  if (run_.batch.ops.size() + count > kMaxRunOps) {
+  if (run_.batch.size() + count > kMaxRunOps) {
     return Malformed("its run grows past " + std::to_string(kMaxRunOps) + " ops");
   }
   // The hash of the op before: the run's head, then each op's as it is
   // derived (pointing into derived_hashes; read before the next push_back).
   const std::string* prev = &run_.head_hash;
-  v1::OpEnvelope op;
   uint64_t hlc = 0;
   uint32_t epoch = 0;
   std::string salt;
@@ -290,11 +305,13 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
       salt = c.salt();
     }
     hlc += static_cast<uint64_t>(c.hlc_delta());
-    op.Clear();
+    v1::OpEnvelope& op = *google::protobuf::Arena::CreateMessage<v1::OpEnvelope>(arena_);
     op.set_format(c.has_format() ? c.format() : kDefaultFormat);
     op.set_hlc(hlc);
     op.set_epoch(epoch);
-    op.set_prev_hash(*prev);
+    // Only a run's first op names the hash it follows; each later one is
+    // linked by the hashes derived here (OpBatch::decoded).
+    if (run_.batch.decoded.empty()) op.set_prev_hash(*prev);
     op.set_salt(salt);
     op.set_aead(c.has_aead() ? c.aead() : kDefaultAead);
     if (c.has_payload_hash() && c.payload_hash().size() != crypto::kHashBytes) {
@@ -313,13 +330,17 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
         return Malformed("an op's payload hash does not match its ciphertext");
       }
     }
-    op.set_ciphertext(c.ciphertext());
+    if (taken) {
+      // Moved out of the part, which its caller reads no more.
+      op.mutable_ciphertext()->swap(*taken->mutable_ops(static_cast<int>(i))->mutable_ciphertext());
+    } else {
+      op.set_ciphertext(c.ciphertext());
+    }
     op.set_purged(c.purged());
     run_.batch.derived_hashes.push_back(log::OpHash(*space, *device, seq, *prev, op));
     prev = &run_.batch.derived_hashes.back();
-    std::string& encoded = run_.batch.ops.emplace_back();
-    op.SerializeToString(&encoded);
-    bytes_ += encoded.size();
+    run_.batch.decoded.push_back(&op);
+    bytes_ += op.ByteSizeLong();
     if (bytes_ > kMaxRunBytes) {
       return Malformed("its run grows past " + std::to_string(kMaxRunBytes) + " bytes");
     }
@@ -348,6 +369,7 @@ Result<bool> RunBuilder::Add(const v1::SyncBatch& part, const KnownHeads& known)
 SignedRun RunBuilder::Take() {
   SignedRun out = std::move(run_);
   run_ = SignedRun{};
+  arena_ = nullptr;
   return out;
 }
 

@@ -94,7 +94,8 @@ struct KnownHeads {
 // (SyncBatch.done). REQUIRES: `part` completes its run.
 void MarkDone(EncodedPart* part);
 
-// A run rebuilt from its parts, ready for Engine::Ingest.
+// A run rebuilt from its parts, ready for Engine::Ingest: its batch holds
+// the ops decoded, with their derived hashes (OpBatch::decoded).
 struct SignedRun {
   OpBatch batch;
   std::string prev_hash;  // the hash the first op follows, as sent
@@ -115,14 +116,19 @@ class RunBuilder {
   // run in progress, leaves out a prev_hash it may not, or the run grows
   // past kMaxRunOps or kMaxRunBytes.
   [[nodiscard]] Result<bool> Add(const v1::SyncBatch& part, const KnownHeads& known);
+  // The same, moving each op's ciphertext out of `part` instead of copying
+  // it (`part` is left with empty ones).
+  [[nodiscard]] Result<bool> Add(v1::SyncBatch&& part, const KnownHeads& known);
   // True while a run has begun but not ended.
   bool in_progress() const { return in_progress_; }
   // The completed run. REQUIRES: the last Add() returned true.
   SignedRun Take();
 
  private:
+  Result<bool> AddPart(const v1::SyncBatch& part, v1::SyncBatch* taken, const KnownHeads& known);
   bool in_progress_ = false;
   SignedRun run_;
+  google::protobuf::Arena* arena_ = nullptr;  // the run's, owned by run_.batch.decoded_owners
   uint64_t next_seq_ = 0;
   size_t bytes_ = 0;
 };

@@ -397,14 +397,15 @@ void Session::Handle(v1::SyncMessage& message) {
         in.status = Status::Corruption("the peer broke the sync protocol earlier");
       } else {
         KnownHeads& known = received_views_[{*space, *device}];
-        Result<bool> complete = runs_.Add(batch, known);
+        // The part is read no more: its ops' ciphertexts move into the run.
+        Result<bool> complete = runs_.Add(std::move(*message.mutable_batch()), known);
         if (!complete.ok()) {
           rebuild_failed_ = true;
           in.status = Status::Corruption("the peer broke the sync protocol: " +
                                          complete.status().message());
         } else if (*complete) {
           SignedRun run = runs_.Take();
-          known.last_run = LogHead{run.batch.first_seq + run.batch.ops.size() - 1, run.head_hash};
+          known.last_run = LogHead{run.batch.first_seq + run.batch.size() - 1, run.head_hash};
           in.run = std::move(run);
         }
       }
@@ -628,7 +629,7 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
     result.run_complete = true;
     result.space = run.batch.space;
     result.device = run.batch.device;
-    result.last_seq = run.batch.first_seq + run.batch.ops.size() - 1;
+    result.last_seq = run.batch.first_seq + run.batch.size() - 1;
     runs.push_back(Completed{rebuilt, std::move(run)});
   }
   // Ingest the runs, consecutive runs of one log merged into one batch: the
@@ -650,16 +651,15 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
   size_t failed_at = rebuilt;  // the first part whose result is a failure
   for (size_t begin = 0; begin < runs.size();) {
     size_t end = begin + 1;
-    size_t ops = runs[begin].run.batch.ops.size();
+    size_t ops = runs[begin].run.batch.size();
     for (; end < runs.size(); ++end) {
       const OpBatch& before = runs[end - 1].run.batch;
       const OpBatch& next = runs[end].run.batch;
       if (next.space != before.space || next.device != before.device ||
-          next.first_seq != before.first_seq + before.ops.size() ||
-          ops + next.ops.size() > kMaxIngestOps) {
+          next.first_seq != before.first_seq + before.size() || ops + next.size() > kMaxIngestOps) {
         break;
       }
-      ops += next.ops.size();
+      ops += next.size();
     }
     // Ingest checks only the last run's signature of a merged batch (it
     // covers the chain through all of them). The earlier runs' signatures
@@ -676,7 +676,7 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
       }
       for (size_t i = begin; i + 1 < end; ++i) {
         const SignedRun& run = runs[i].run;
-        const uint64_t last = run.batch.first_seq + run.batch.ops.size() - 1;
+        const uint64_t last = run.batch.first_seq + run.batch.size() - 1;
         v1::BatchSignature signature;
         if (sign_pk.empty() || !signature.ParseFromString(run.batch.signature) ||
             signature.format() != 1 ||
@@ -689,7 +689,7 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
         }
       }
       ops = 0;
-      for (size_t i = begin; i < end; ++i) ops += runs[i].run.batch.ops.size();
+      for (size_t i = begin; i < end; ++i) ops += runs[i].run.batch.size();
     }
     bool ok = true;
     const std::function<void()>& last = end == runs.size() ? built_once : no_hook;
@@ -708,6 +708,12 @@ std::vector<Session::IngestResult> Session::IngestParts(std::vector<Inbound>& pa
         auto& from = runs[i].run.batch.ops;
         merged.ops.insert(merged.ops.end(), std::make_move_iterator(from.begin()),
                           std::make_move_iterator(from.end()));
+        // Decoded ops are shared, not moved: Ingest never changes them, so
+        // each run still has its own should it be ingested alone.
+        const OpBatch& run = runs[i].run.batch;
+        merged.decoded.insert(merged.decoded.end(), run.decoded.begin(), run.decoded.end());
+        merged.decoded_owners.insert(merged.decoded_owners.end(), run.decoded_owners.begin(),
+                                     run.decoded_owners.end());
         auto& hashes = runs[i].run.batch.derived_hashes;
         merged.derived_hashes.insert(merged.derived_hashes.end(),
                                      std::make_move_iterator(hashes.begin()),
@@ -781,7 +787,7 @@ void Session::ClassifyRefusal(const SignedRun& run, const Status& refused, Inges
                                held->second.hash != run.prev_hash;
     auto author = std::find_if(devices->begin(), devices->end(),
                                [&](const DeviceCard& d) { return d.id == batch.device; });
-    const uint64_t last = batch.first_seq + batch.ops.size() - 1;
+    const uint64_t last = batch.first_seq + batch.size() - 1;
     if (follows_other && author != devices->end() &&
         crypto::Verify(author->sign_pk,
                        log::HeadMessage(batch.space, batch.device, last, run.head_hash),

@@ -24,6 +24,24 @@ std::vector<OpBatch> AllBatches(Engine& engine, const SpaceId& space, size_t max
   return out;
 }
 
+// A rebuilt run's decoded ops as the envelopes the engine reads them from
+// (ReadMissing's form, every op with its prev_hash): a decoded op after the
+// first leaves its prev_hash out, and the derived hash before it gives it.
+std::vector<std::string> Encoded(const OpBatch& run) {
+  EXPECT_TRUE(run.ops.empty());
+  EXPECT_EQ(run.derived_hashes.size(), run.decoded.size());
+  std::vector<std::string> out;
+  for (size_t k = 0; k < run.decoded.size(); ++k) {
+    v1::OpEnvelope op = *run.decoded[k];
+    if (k > 0) {
+      EXPECT_TRUE(op.prev_hash().empty()) << "op " << k;
+      op.set_prev_hash(run.derived_hashes[k - 1]);
+    }
+    out.push_back(op.SerializeAsString());
+  }
+  return out;
+}
+
 // Rebuilds every run from its encoded parts.
 std::vector<OpBatch> RoundTrip(const std::vector<OpBatch>& batches, size_t max_ops,
                                size_t* wire_bytes = nullptr) {
@@ -44,8 +62,7 @@ std::vector<OpBatch> RoundTrip(const std::vector<OpBatch>& batches, size_t max_o
       EXPECT_EQ(*complete, part.completes_run);
       if (*complete) {
         SignedRun run = builder.Take();
-        receiver_view.last_run =
-            LogHead{run.batch.first_seq + run.batch.ops.size() - 1, run.head_hash};
+        receiver_view.last_run = LogHead{run.batch.first_seq + run.batch.size() - 1, run.head_hash};
         EXPECT_EQ(receiver_view.last_run.seq, sender_view.last_run.seq);
         EXPECT_EQ(receiver_view.last_run.hash, sender_view.last_run.hash);
         out.push_back(std::move(run.batch));
@@ -69,13 +86,14 @@ TEST(SyncCodecTest, TheCompactFormRebuildsTheExactEnvelopesAndSignature) {
       EXPECT_EQ(rebuilt[i].space, batches[i].space);
       EXPECT_EQ(rebuilt[i].device, batches[i].device);
       EXPECT_EQ(rebuilt[i].first_seq, batches[i].first_seq);
-      EXPECT_EQ(rebuilt[i].ops, batches[i].ops);
+      const std::vector<std::string> ops = Encoded(rebuilt[i]);
+      EXPECT_EQ(ops, batches[i].ops);
       EXPECT_EQ(rebuilt[i].signature, batches[i].signature);
       // The hashes handed to Ingest are those of the rebuilt ops.
-      ASSERT_EQ(rebuilt[i].derived_hashes.size(), rebuilt[i].ops.size());
-      for (size_t k = 0; k < rebuilt[i].ops.size(); ++k) {
+      ASSERT_EQ(rebuilt[i].derived_hashes.size(), ops.size());
+      for (size_t k = 0; k < ops.size(); ++k) {
         v1::OpEnvelope op;
-        ASSERT_TRUE(op.ParseFromString(rebuilt[i].ops[k]));
+        ASSERT_TRUE(op.ParseFromString(ops[k]));
         EXPECT_EQ(op.payload_hash(), crypto::Hash(op.ciphertext()));
         EXPECT_EQ(rebuilt[i].derived_hashes[k],
                   kindred::log::OpHash(rebuilt[i].space, rebuilt[i].device,
@@ -176,6 +194,84 @@ TEST(SyncCodecTest, IngestTakesTheDerivedHashesAndStillChecksTheTagsAndSignature
   EXPECT_EQ(CountEntries(*b.engine, a.space()), 8u);
 }
 
+TEST(SyncCodecTest, DecodedOpsAreCheckedLikeEncodedOnes) {
+  Device a("Alex", 1);
+  Device b("Alex", 2);
+  a.AddMany(6, 3);  // two segments: two runs
+  testing::Link(a, b);
+  const auto batches = AllBatches(*a.engine, a.space(), 3);
+  ASSERT_EQ(batches.size(), 2u);
+  const auto runs = RoundTrip(batches, 1000);
+  ASSERT_EQ(runs.size(), 2u);
+  // Every op after a run's first leaves out its prev_hash; the first keeps it.
+  ASSERT_FALSE(runs[1].decoded[0]->prev_hash().empty());
+  ASSERT_TRUE(runs[1].decoded[1]->prev_hash().empty());
+
+  // Two runs in one batch, as the session merges them: the second run's
+  // first op names the hash it follows, and that link is checked.
+  auto merged = [&](const v1::OpEnvelope* junction) {
+    OpBatch m = runs[0];
+    m.decoded.push_back(junction);
+    m.decoded.insert(m.decoded.end(), runs[1].decoded.begin() + 1, runs[1].decoded.end());
+    m.derived_hashes.insert(m.derived_hashes.end(), runs[1].derived_hashes.begin(),
+                            runs[1].derived_hashes.end());
+    m.decoded_owners.insert(m.decoded_owners.end(), runs[1].decoded_owners.begin(),
+                            runs[1].decoded_owners.end());
+    m.signature = runs[1].signature;
+    return m;
+  };
+  v1::OpEnvelope forged = *runs[1].decoded[0];
+  forged.set_prev_hash(std::string(32, 'x'));
+  Result<uint64_t> refused = b.engine->Ingest(merged(&forged));
+  ASSERT_EQ(refused.status().code(), StatusCode::kCorruption);
+  EXPECT_NE(refused.status().message().find("the chain is broken"), std::string::npos)
+      << refused.status().message();
+  EXPECT_EQ(CountEntries(*b.engine, a.space()), 0u);
+
+  // Decoded ops come with their derived hashes, and without encoded ones.
+  OpBatch unhashed = runs[0];
+  unhashed.derived_hashes.clear();
+  EXPECT_EQ(b.engine->Ingest(unhashed).status().code(), StatusCode::kInvalidArgument);
+  OpBatch both = runs[0];
+  both.ops = batches[0].ops;
+  EXPECT_EQ(b.engine->Ingest(both).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(CountEntries(*b.engine, a.space()), 0u);
+
+  // The genuine merged batch goes in whole, and the stored log is the
+  // sender's, byte for byte (no prev_hash is stored with any op).
+  auto added = b.engine->Ingest(merged(runs[1].decoded[0]));
+  ASSERT_TRUE(added.ok()) << added.status().ToString();
+  EXPECT_EQ(*added, 6u);
+  EXPECT_EQ(CountEntries(*b.engine, a.space()), 6u);
+  const auto stored = AllBatches(*b.engine, a.space(), 3);
+  ASSERT_EQ(stored.size(), 1u);  // the two runs were stored as one segment
+  std::vector<std::string> sent = batches[0].ops;
+  sent.insert(sent.end(), batches[1].ops.begin(), batches[1].ops.end());
+  EXPECT_EQ(stored[0].ops, sent);
+  EXPECT_EQ(stored[0].signature, batches[1].signature);
+  VerifyReport report;
+  ASSERT_TRUE(b.engine->Verify(&report).ok());
+}
+
+TEST(SyncCodecTest, RebuildingFromAPartItMayTakeFromMovesTheCiphertexts) {
+  Device a("Alex", 1);
+  a.AddMany(5, 5);
+  const auto batches = AllBatches(*a.engine, a.space());
+  std::vector<EncodedPart> parts;
+  KnownHeads sender;
+  ASSERT_TRUE(EncodeBatch(batches[0], 1000, 1 << 20, &sender, &parts).ok());
+  v1::SyncBatch part = ParseMessage(parts[0].bytes)->batch();
+  RunBuilder copying, moving;
+  ASSERT_TRUE(*copying.Add(part, KnownHeads{}));
+  ASSERT_TRUE(*moving.Add(std::move(part), KnownHeads{}));
+  const OpBatch copied = copying.Take().batch;
+  const OpBatch moved = moving.Take().batch;
+  EXPECT_EQ(Encoded(moved), Encoded(copied));
+  EXPECT_EQ(Encoded(moved), batches[0].ops);
+  EXPECT_EQ(moved.derived_hashes, copied.derived_hashes);
+  for (const auto& op : part.ops()) EXPECT_TRUE(op.ciphertext().empty());  // taken
+}
+
 TEST(SyncCodecTest, TheWireFormLeavesOutWhatTheReceiverCanDerive) {
   Device a("Alex", 1);
   a.AddMany(200, 100);
@@ -220,7 +316,7 @@ TEST(SyncCodecTest, PrevHashIsSentOnlyWhenTheReceiverDoesNotKnowIt) {
     EXPECT_TRUE(ParseMessage(p2[0].bytes)->batch().prev_hash().empty());
     RunBuilder builder;
     ASSERT_TRUE(*builder.Add(ParseMessage(p2[0].bytes)->batch(), known));
-    EXPECT_EQ(builder.Take().batch.ops, batches[1].ops);
+    EXPECT_EQ(Encoded(builder.Take().batch), batches[1].ops);
     // A receiver that does not know op 2 refuses a part without prev_hash.
     EXPECT_FALSE(RunBuilder().Add(ParseMessage(p2[0].bytes)->batch(), KnownHeads{}).ok());
   }
@@ -259,7 +355,7 @@ TEST(SyncCodecTest, APurgedOpCarriesItsPayloadHash) {
   EXPECT_FALSE(message->batch().ops(1).has_payload_hash());
   const auto rebuilt = RoundTrip(batches, 1000);
   ASSERT_EQ(rebuilt.size(), batches.size());
-  EXPECT_EQ(rebuilt[0].ops, batches[0].ops);
+  EXPECT_EQ(Encoded(rebuilt[0]), batches[0].ops);
 }
 
 std::string Varint(uint64_t v) {

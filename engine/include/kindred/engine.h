@@ -26,6 +26,10 @@
 
 namespace kindred {
 
+namespace v1 {
+class OpEnvelope;  // the engine's op envelope (an internal schema); see OpBatch::decoded
+}  // namespace v1
+
 // How hard the passphrase key derivation (Argon2id) works.
 enum class PassphraseStrength {
   kModerate,     // default: about a second and 256 MiB
@@ -110,6 +114,20 @@ struct OpBatch {
   // uses them instead of hashing every op a second time. Empty: Ingest
   // computes and checks both itself.
   std::vector<std::string> derived_hashes;
+  // Optional, in-process only, and only with derived_hashes: the ops
+  // already decoded by the code that derived those hashes (the sync layer,
+  // which rebuilds them from the wire), in place of `ops`, which is then
+  // empty; Ingest reads them as they are instead of parsing encoded
+  // envelopes (it never changes them). decoded[i] is op first_seq + i. An
+  // op may leave out its prev_hash when it is not the first: it is then
+  // linked to the op before it by derived_hashes, which were derived along
+  // the chain. decoded_owners keep them alive (the engine never looks
+  // inside).
+  std::vector<const v1::OpEnvelope*> decoded;
+  std::vector<std::shared_ptr<const void>> decoded_owners;
+
+  // How many ops the batch holds: decoded ones, or encoded ones.
+  size_t size() const { return decoded.empty() ? ops.size() : decoded.size(); }
 };
 
 // The public identity another device needs to add this one to a space.
