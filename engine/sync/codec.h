@@ -125,6 +125,8 @@ class RunBuilder {
   SignedRun Take();
 
  private:
+  // Both Adds: `taken` is `part` itself when its ciphertexts may be moved
+  // out, null when they are copied.
   Result<bool> AddPart(const v1::SyncBatch& part, v1::SyncBatch* taken, const KnownHeads& known);
   bool in_progress_ = false;
   SignedRun run_;
