@@ -2106,7 +2106,8 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
   const bool derived = b.derived_hashes.size() == n;
   const bool decoded = !b.decoded.empty();
   if (decoded && (!derived || !b.ops.empty())) {
-    return Status::InvalidArgument(who() + " holds decoded ops without their derived hashes");
+    return Status::InvalidArgument(who() + " holds decoded ops without their derived hashes" +
+                                   (b.ops.empty() ? "" : ", or beside encoded ones"));
   }
   std::vector<const v1::OpEnvelope*> ops(n, nullptr);
   std::vector<v1::OpEnvelope*> parsed;  // the ops parsed here: the group's, to change
