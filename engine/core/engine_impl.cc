@@ -10,7 +10,9 @@
 #include <set>
 #include <thread>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
+#include "absl/strings/string_view.h"
 #include "engine/core/meta_keys.h"
 #include "engine/log/merge.h"
 #include "engine/log/oplog.h"
@@ -25,6 +27,10 @@ constexpr size_t kIndexTokenBytes = 16;
 // byte order so that ids sort like the numbers they encode.
 constexpr char kSortableBase32[] = "234567abcdefghijklmnopqrstuvwxyz";
 constexpr size_t kRecordIdPrefixBytes = 5;
+// Seqs below this get record ids in their sortable form (DeriveRecordId):
+// the creator's 8-character id prefix, then 8 characters of the seq.
+constexpr uint64_t kSortableRecordIdSeqs = uint64_t{1} << 40;
+constexpr size_t kRecordIdSeqChars = 8;
 // From this many ops, Ingest checks a batch on both cores.
 constexpr size_t kParallelIngestFrom = 64;
 
@@ -142,6 +148,11 @@ struct EngineImpl::GroupState {
   // Protos built for this group live here and die together, cheaply.
   google::protobuf::Arena arena{ArenaOptions()};
   absl::node_hash_map<std::string, CachedRecord> records;                 // by record key
+  // For ids DeriveRecordId made in its sortable form: the greatest record
+  // key stored under each key prefix they share (space, collection, the
+  // creator's id prefix), or "" when none is; read once per group (see
+  // MaybeStored). Touched by the leader only.
+  absl::flat_hash_map<std::string, std::string> stored_ceilings;
   std::vector<std::pair<const std::string, CachedRecord>*> record_order;  // first touched first
   std::map<SpaceId, Head> heads;  // our heads; seq and hlc move in phase 1, the hash in phase 3
   std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads
@@ -941,12 +952,8 @@ Status EngineImpl::ReplayLog(const SpaceId& space, const DeviceId& device, uint6
           payload->body_case() == v1::OpPayload::BODY_NOT_SET) {
         return Status::Corruption(log::DescribeOp(space, device, seq) + " holds a damaged payload");
       }
-      const std::string& rid = payload->has_write() ? payload->write().record_id()
-                                                    : payload->remove().record_id();
-      std::string id = rid.empty() ? DeriveRecordId(id_prefix, space, device, seq) : rid;
       // Purges need no erasing here: that went into the op log with the purge.
-      KINDRED_RETURN_IF_ERROR(
-          MergePayload(*g, space, device, seq, op.hlc(), *payload, std::move(id)));
+      KINDRED_RETURN_IF_ERROR(MergePayload(*g, space, device, seq, op.hlc(), *payload, id_prefix));
       if (++merged == kChunk) KINDRED_RETURN_IF_ERROR(write_chunk(seq));
     }
   }
@@ -975,7 +982,7 @@ std::string EngineImpl::RecordIdPrefix(const SpaceId& space, const DeviceId& dev
 
 std::string EngineImpl::DeriveRecordId(std::string_view prefix, const SpaceId& space,
                                        const DeviceId& device, uint64_t seq) {
-  if (seq >> 40 != 0) {
+  if (seq >= kSortableRecordIdSeqs) {
     // Beyond 2^40 ops: a plain hash of the dot (no longer in seq order).
     std::string input("kindred/rid/1");
     input.append(space.bytes());
@@ -1023,9 +1030,25 @@ Result<v1::RecordState> EngineImpl::ReadState(std::string_view key, std::string_
   return state;
 }
 
+bool EngineImpl::MaybeStored(GroupState& g, std::string_view key) {
+  // Every id its creator derives shares the key's prefix up to the seq, and
+  // sorts by seq: once the greatest stored key under that prefix is known,
+  // a key above it cannot be stored. The store changes meanwhile only
+  // through the group below, whose records LoadState reads from it first.
+  const std::string_view prefix = key.substr(0, key.size() - kRecordIdSeqChars);
+  auto it = g.stored_ceilings.find(absl::string_view(prefix.data(), prefix.size()));
+  if (it == g.stored_ceilings.end()) {
+    std::string last;
+    Status s = store_->LastKeyWithPrefix(store::Cf::kRecords, prefix, &last);
+    if (!s.ok() && s.code() != StatusCode::kNotFound) return true;  // the lookup will say
+    it = g.stored_ceilings.emplace(std::string(prefix), std::move(last)).first;
+  }
+  return !it->second.empty() && key <= std::string_view(it->second);
+}
+
 Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const SpaceId& space,
-                                                      const std::string& collection,
-                                                      const std::string& id) {
+                                                        const std::string& collection,
+                                                        const std::string& id, bool derived) {
   // One probe of the map whether or not the record is there yet.
   auto [it, inserted] = g.records.try_emplace(RecordKey(space, collection, id));
   CachedRecord& cached = it->second;
@@ -1042,7 +1065,7 @@ Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const Spa
       held = true;
     }
   }
-  if (!held) {
+  if (!held && (!derived || MaybeStored(g, key))) {
     std::string sealed;
     Status s = store_->Get(store::Cf::kRecords, key, &sealed);
     if (s.ok()) {
@@ -1585,12 +1608,19 @@ Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mu
 
 Status EngineImpl::MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author,
                                 uint64_t seq, uint64_t hlc, v1::OpPayload& payload,
-                                std::string id) {
+                                std::string_view id_prefix) {
   const std::string& collection =
       payload.has_write() ? payload.write().collection() : payload.remove().collection();
+  const std::string& named =
+      payload.has_write() ? payload.write().record_id() : payload.remove().record_id();
+  // An op that names no record created it: its id derives from the op's dot.
+  const bool derived = named.empty();
+  std::string id = derived ? DeriveRecordId(id_prefix, space, author, seq) : named;
   KINDRED_RETURN_IF_ERROR(CheckName("a collection name", collection));
   KINDRED_RETURN_IF_ERROR(CheckName("a record id", id));
-  KINDRED_ASSIGN_OR_RETURN(CachedRecord * record, LoadState(g, space, collection, id));
+  KINDRED_ASSIGN_OR_RETURN(
+      CachedRecord * record,
+      LoadState(g, space, collection, id, derived && seq < kSortableRecordIdSeqs));
   MergeInto(g, *record, space, author, seq, hlc, payload, std::move(id));
   return Status::Ok();
 }
@@ -2300,10 +2330,7 @@ Status EngineImpl::IngestInGroup(GroupState& g, const OpBatch& b, uint64_t* adde
     Fresh& f = fresh[k];
     const uint64_t seq = b.first_seq + f.index;
     if (!f.readable || (waits_from && seq >= *waits_from)) return Status::Ok();
-    const std::string& rid = f.payload->has_write() ? f.payload->write().record_id()
-                                                    : f.payload->remove().record_id();
-    std::string id = rid.empty() ? DeriveRecordId(id_prefix, b.space, b.device, seq) : rid;
-    return MergePayload(g, b.space, b.device, seq, ops[f.index]->hlc(), *f.payload, std::move(id));
+    return MergePayload(g, b.space, b.device, seq, ops[f.index]->hlc(), *f.payload, id_prefix);
   };
   KINDRED_RETURN_IF_ERROR(CheckAndMergeInOrder(worker, fresh.size(), build_segment, check, merge));
   for (const Fresh& f : fresh) hlc_.Observe(ops[f.index]->hlc());

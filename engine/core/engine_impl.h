@@ -193,10 +193,12 @@ class EngineImpl final : public Engine {
   Status ReplayLog(const SpaceId& space, const DeviceId& device, uint64_t from, uint64_t to);
   Status IngestInGroup(GroupState& g, const OpBatch& batch, uint64_t* added);
   // Merges a peer's op (author, seq) into its record; checks the names first.
+  // An op that names no record created it, under the id DeriveRecordId
+  // makes from `id_prefix` (RecordIdPrefix(space, author)) and seq.
   // `payload` must live as long as `g` (on its arena or in the caller's batch).
   // A write's field values are moved into the record (see MergeInto).
   Status MergePayload(GroupState& g, const SpaceId& space, const DeviceId& author, uint64_t seq,
-                      uint64_t hlc, v1::OpPayload& payload, std::string id);
+                      uint64_t hlc, v1::OpPayload& payload, std::string_view id_prefix);
   // Merges op (author, seq) into `record`; notes a purge for phase 3. A
   // write's field values are moved out of `payload` into the record, not
   // copied: callers have encoded the payload already and read it no more
@@ -214,8 +216,17 @@ class EngineImpl final : public Engine {
   Status HeldOpHashes(GroupState& g, const SpaceId& space, const DeviceId& device, uint64_t from,
                       uint64_t to, std::vector<std::string>* out);
   Result<std::string> SignKeyOf(const SpaceId& space, const DeviceId& device);
+  // The record (space, collection, id) as group `g` sees it: as this group
+  // left it, else as the group below writes it, else as stored (empty when
+  // absent). `derived`: DeriveRecordId made `id` in its sortable form, so
+  // a record that cannot be stored is not looked up (see MaybeStored).
   Result<CachedRecord*> LoadState(GroupState& g, const SpaceId& space,
-                                  const std::string& collection, const std::string& id);
+                                  const std::string& collection, const std::string& id,
+                                  bool derived = false);
+  // False when no record with this key can be in the store: `key`'s id
+  // was derived in sortable form and is above every stored id its creator
+  // derived. One store seek per group and key prefix. Leader only.
+  bool MaybeStored(GroupState& g, std::string_view key);
   Result<v1::RecordState> ReadState(std::string_view key, std::string_view sealed) const;
   // Seals `job`'s record and works out its index changes. Thread-safe.
   void SealRecord(RecordJob& job, SealScratch& scratch);

@@ -200,6 +200,30 @@ Status Store::Get(Cf cf, std::string_view key, std::string* value) const {
   return FromRocks(s, "reading the store");
 }
 
+Status Store::LastKeyWithPrefix(Cf cf, std::string_view prefix, std::string* key) const {
+  Cursor cursor(std::unique_ptr<rocksdb::Iterator>(
+      db_->NewIterator(rocksdb::ReadOptions(), handles_[static_cast<int>(cf)])));
+  // Every key with the prefix sorts below the prefix's successor: the
+  // prefix without its trailing 0xff bytes, its last byte incremented.
+  std::string after(prefix);
+  while (!after.empty() && static_cast<uint8_t>(after.back()) == 0xff) after.pop_back();
+  if (after.empty()) {
+    cursor.SeekToLast();
+  } else {
+    after.back() = static_cast<char>(static_cast<uint8_t>(after.back()) + 1);
+    cursor.Seek(after);
+    if (cursor.Valid()) {
+      cursor.Prev();
+    } else {
+      cursor.SeekToLast();
+    }
+  }
+  KINDRED_RETURN_IF_ERROR(cursor.status());
+  if (!cursor.ValidWithPrefix(prefix)) return Status::NotFound("no key with that prefix");
+  key->assign(cursor.key());
+  return Status::Ok();
+}
+
 Status Store::Write(Batch& batch, bool sync) {
   rocksdb::WriteOptions wo;
   wo.sync = sync;

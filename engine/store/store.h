@@ -60,7 +60,9 @@ class Cursor {
   explicit Cursor(std::unique_ptr<rocksdb::Iterator> it) : it_(std::move(it)) {}
   void Seek(std::string_view key) { it_->Seek(rocksdb::Slice(key.data(), key.size())); }
   void SeekToFirst() { it_->SeekToFirst(); }
+  void SeekToLast() { it_->SeekToLast(); }
   void Next() { it_->Next(); }
+  void Prev() { it_->Prev(); }
   bool Valid() const { return it_->Valid(); }
   // True while Valid() and the key starts with `prefix`.
   bool ValidWithPrefix(std::string_view prefix) const;
@@ -103,6 +105,9 @@ class Store {
   static constexpr size_t kMaxSpareBytes = 32 << 20;
   // NotFound when absent.
   [[nodiscard]] Status Get(Cf cf, std::string_view key, std::string* value) const;
+  // The greatest key of `cf` that starts with `prefix`, into *key (one
+  // seek, however many keys share the prefix). NotFound when there is none.
+  [[nodiscard]] Status LastKeyWithPrefix(Cf cf, std::string_view prefix, std::string* key) const;
   // Applies `batch` atomically; `sync` waits for the WAL to reach the disk.
   [[nodiscard]] Status Write(Batch& batch, bool sync);
   // Applies `batch` atomically without the write-ahead log: cheaper, but a

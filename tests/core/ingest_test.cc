@@ -81,6 +81,48 @@ TEST(IngestTest, LargeBatchesAreCheckedOnBothCoresAndConverge) {
   EXPECT_EQ(Snapshot(*c.engine, a.space()), Snapshot(*a.engine, a.space()));
 }
 
+TEST(IngestTest, EditsThatArriveBeforeTheirRecordsCreationsStayMerged) {
+  // A creation looks its record up only when one can be stored already
+  // (ids derive from the creating op and sort by it). Here they can: c
+  // gets b's edits of a's records before a's creations of them.
+  Device a("Alex", 1, "laptop"), b("Alex", 2, "phone"), c("Alex", 3, "tablet");
+  Link(a, b);
+  Link(a, c);
+  std::vector<Mutation> creates;
+  for (int i = 0; i < 300; ++i) {
+    creates.push_back(Mutation::Create(
+        "journal", {{"text", "entry " + std::to_string(i)}, {"mood", int64_t{i % 5}}}));
+  }
+  auto ids = a.engine->Commit(a.space(), creates);
+  ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+  ASSERT_TRUE(Push(*a.engine, *b.engine, a.space()).ok());
+  // Records created early and late in a's run, one created by b after it.
+  auto edited = b.engine->Commit(
+      a.space(), {Mutation::Update("journal", (*ids)[40], {{"text", "edited on the phone"}}),
+                  Mutation::Update("journal", (*ids)[250], {{"text", "edited too"}}),
+                  Mutation::Create("journal", {{"text", "new on the phone"}})});
+  ASSERT_TRUE(edited.ok()) << edited.status().ToString();
+  auto from_b = Push(*b.engine, *c.engine, a.space(), 1000, b.id());
+  ASSERT_TRUE(from_b.ok()) << from_b.status().ToString();
+  EXPECT_EQ(*from_b, 3u);
+  // a's log in one batch (checked on both cores) and, on a fourth device,
+  // in small ones.
+  auto from_a = Push(*a.engine, *c.engine, a.space(), 1000);
+  ASSERT_TRUE(from_a.ok()) << from_a.status().ToString();
+  const std::string expected = Snapshot(*b.engine, a.space());
+  EXPECT_NE(expected.find((*ids)[40] + "=edited on the phone/"), std::string::npos);
+  EXPECT_NE(expected.find((*ids)[250] + "=edited too/"), std::string::npos);
+  EXPECT_EQ(Snapshot(*c.engine, a.space()), expected);
+  Device d("Alex", 4, "watch");
+  Link(a, d);
+  ASSERT_TRUE(Push(*b.engine, *d.engine, a.space(), 1000, b.id()).ok());
+  ASSERT_TRUE(Push(*a.engine, *d.engine, a.space(), 7).ok());
+  EXPECT_EQ(Snapshot(*d.engine, a.space()), expected);
+  // And once reopened (the records as stored, not as a group held them).
+  c.Reopen();
+  EXPECT_EQ(Snapshot(*c.engine, a.space()), expected);
+}
+
 TEST(IngestTest, AnAlteredOpAnywhereInALargeBatchIsRefusedAndNothingIsStored) {
   Device a("Alex", 1, "laptop"), b("Alex", 2, "phone");
   Link(a, b);

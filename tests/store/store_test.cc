@@ -1,4 +1,5 @@
-// The store's own behaviour: batches whose buffers are reused.
+// The store's own behaviour: batches whose buffers are reused, and the
+// last key under a prefix.
 #include "engine/store/store.h"
 
 #include <gtest/gtest.h>
@@ -94,6 +95,38 @@ TEST_F(StoreTest, SparesAreBoundedInNumberAndSize) {
   for (const Batch& b : taken) EXPECT_GE(b.Capacity(), size_t{2} << 16);
   // The spares are used up: the next one is new.
   EXPECT_LT(store_->NewReusedBatch(0).Capacity(), size_t{1} << 16);
+}
+
+TEST_F(StoreTest, TheLastKeyWithAPrefixIsFoundInOneSeek) {
+  const std::string high = "b\xff\xff";  // no successor of its own length
+  Batch batch = store_->NewBatch();
+  for (const std::string& key :
+       {std::string("ab"), std::string("ab1"), std::string("ab9"), std::string("ab9z"),
+        std::string("ac"), high, high + "1", std::string("c")}) {
+    batch.Put(Cf::kRecords, key, "v");
+  }
+  batch.Put(Cf::kIndex, "ab99", "other column family");
+  ASSERT_TRUE(store_->Write(batch, false).ok());
+  std::string last;
+  ASSERT_TRUE(store_->LastKeyWithPrefix(Cf::kRecords, "ab", &last).ok());
+  EXPECT_EQ(last, "ab9z");
+  ASSERT_TRUE(store_->LastKeyWithPrefix(Cf::kRecords, "ab1", &last).ok());
+  EXPECT_EQ(last, "ab1");
+  // A prefix that ends in 0xff: the seek starts from "c".
+  ASSERT_TRUE(store_->LastKeyWithPrefix(Cf::kRecords, "b\xff", &last).ok());
+  EXPECT_EQ(last, high + "1");
+  // The greatest key of all, and the whole column family.
+  ASSERT_TRUE(store_->LastKeyWithPrefix(Cf::kRecords, "c", &last).ok());
+  EXPECT_EQ(last, "c");
+  ASSERT_TRUE(store_->LastKeyWithPrefix(Cf::kRecords, "", &last).ok());
+  EXPECT_EQ(last, "c");
+  // No key with the prefix, before, between and after the keys there are.
+  last = "unchanged";
+  EXPECT_EQ(store_->LastKeyWithPrefix(Cf::kRecords, "aa", &last).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->LastKeyWithPrefix(Cf::kRecords, "ab0", &last).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->LastKeyWithPrefix(Cf::kRecords, "d", &last).code(), StatusCode::kNotFound);
+  EXPECT_EQ(store_->LastKeyWithPrefix(Cf::kApplied, "", &last).code(), StatusCode::kNotFound);
+  EXPECT_EQ(last, "unchanged");
 }
 
 }  // namespace
