@@ -10,7 +10,6 @@
 #include <set>
 #include <thread>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/node_hash_map.h"
 #include "absl/strings/string_view.h"
 #include "engine/core/meta_keys.h"
@@ -152,7 +151,8 @@ struct EngineImpl::GroupState {
   // key stored under each key prefix they share (space, collection, the
   // creator's id prefix), or "" when none is; read once per group (see
   // MaybeStored). Touched by the leader only.
-  absl::flat_hash_map<std::string, std::string> stored_ceilings;
+  absl::node_hash_map<std::string, std::string> stored_ceilings;
+  const std::pair<const std::string, std::string>* last_ceiling = nullptr;  // the last one read
   std::vector<std::pair<const std::string, CachedRecord>*> record_order;  // first touched first
   std::map<SpaceId, Head> heads;  // our heads; seq and hlc move in phase 1, the hash in phase 3
   std::map<std::pair<SpaceId, DeviceId>, Head> peer_heads;  // peers' heads
@@ -1036,14 +1036,19 @@ bool EngineImpl::MaybeStored(GroupState& g, std::string_view key) {
   // a key above it cannot be stored. The store changes meanwhile only
   // through the group below, whose records LoadState reads from it first.
   const std::string_view prefix = key.substr(0, key.size() - kRecordIdSeqChars);
-  auto it = g.stored_ceilings.find(absl::string_view(prefix.data(), prefix.size()));
-  if (it == g.stored_ceilings.end()) {
-    std::string last;
-    Status s = store_->LastKeyWithPrefix(store::Cf::kRecords, prefix, &last);
-    if (!s.ok() && s.code() != StatusCode::kNotFound) return true;  // the lookup will say
-    it = g.stored_ceilings.emplace(std::string(prefix), std::move(last)).first;
+  // Consecutive ops nearly always share it: the last one's entry first.
+  if (!g.last_ceiling || g.last_ceiling->first != prefix) {
+    auto it = g.stored_ceilings.find(absl::string_view(prefix.data(), prefix.size()));
+    if (it == g.stored_ceilings.end()) {
+      std::string last;
+      Status s = store_->LastKeyWithPrefix(store::Cf::kRecords, prefix, &last);
+      if (!s.ok() && s.code() != StatusCode::kNotFound) return true;  // the lookup will say
+      it = g.stored_ceilings.emplace(std::string(prefix), std::move(last)).first;
+    }
+    g.last_ceiling = &*it;
   }
-  return !it->second.empty() && key <= std::string_view(it->second);
+  const std::string& ceiling = g.last_ceiling->second;
+  return !ceiling.empty() && key <= std::string_view(ceiling);
 }
 
 Result<EngineImpl::CachedRecord*> EngineImpl::LoadState(GroupState& g, const SpaceId& space,

@@ -87,6 +87,9 @@ Result<bool> MessageAssembler::Add(const Record& record) {
     chunk.remove_prefix(4);
     expected_ = announced;
     buffer_.clear();
+    // Room for the whole message at once (no more than the cap), instead of
+    // growing by copies as its chunks arrive.
+    buffer_.reserve(expected_);
     in_progress_ = true;
   } else if (record.type == RecordType::kContinuation) {
     if (!in_progress_) return Status::Corruption("continuation record outside a message");
