@@ -1507,7 +1507,20 @@ Status EngineImpl::ErasePurgedOps(GroupState& g, store::Batch& batch) {
 Status EngineImpl::PrepareMutation(GroupState& g, const SpaceId& space, const Mutation& m,
                                    std::string* id) {
   KINDRED_RETURN_IF_ERROR(CheckName("the collection name", m.collection));
-  for (const auto& [name, value] : m.fields) KINDRED_RETURN_IF_ERROR(CheckName("a field name", name));
+  for (const auto& [name, value] : m.fields) {
+    KINDRED_RETURN_IF_ERROR(CheckName("a field name", name));
+    // Text must be UTF-8: an op holding anything else could be neither
+    // read back nor synced. The error names the field, never the text.
+    bool valid = true;
+    if (const auto* text = std::get_if<std::string>(&value)) {
+      valid = IsValidUtf8(*text);
+    } else if (const auto* list = std::get_if<std::vector<std::string>>(&value)) {
+      valid = std::all_of(list->begin(), list->end(), IsValidUtf8);
+    }
+    if (!valid) {
+      return Status::InvalidArgument("the text of field '" + name + "' is not valid UTF-8");
+    }
+  }
 
   auto head_it = g.heads.find(space);
   if (head_it == g.heads.end()) {

@@ -42,12 +42,50 @@ inline std::string RosterKey(const SpaceId& space, const DeviceId& device) {
   return key;
 }
 
-// A name (member, device, collection, field, record id): 1 to 255 bytes.
+// Whether `text` is well-formed UTF-8 (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), as protobuf requires of the string
+// fields of ops and records.
+inline bool IsValidUtf8(std::string_view text) {
+  const auto* p = reinterpret_cast<const unsigned char*>(text.data());
+  const unsigned char* end = p + text.size();
+  while (p < end) {
+    const unsigned char c = *p;
+    if (c < 0x80) {
+      ++p;
+      continue;
+    }
+    size_t n;
+    unsigned char lo = 0x80, hi = 0xbf;  // bounds of the second byte
+    if (c >= 0xc2 && c <= 0xdf) {
+      n = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+      n = 3;
+      if (c == 0xe0) lo = 0xa0;  // overlong
+      if (c == 0xed) hi = 0x9f;  // surrogates
+    } else if (c >= 0xf0 && c <= 0xf4) {
+      n = 4;
+      if (c == 0xf0) lo = 0x90;  // overlong
+      if (c == 0xf4) hi = 0x8f;  // above U+10FFFF
+    } else {
+      return false;  // a continuation byte, an overlong lead, or no lead at all
+    }
+    if (static_cast<size_t>(end - p) < n || p[1] < lo || p[1] > hi) return false;
+    for (size_t k = 2; k < n; ++k) {
+      if ((p[k] & 0xc0) != 0x80) return false;
+    }
+    p += n;
+  }
+  return true;
+}
+
+// A name (member, device, collection, field, record id): 1 to 255 bytes of
+// UTF-8.
 inline Status CheckName(std::string_view what, std::string_view name) {
   if (name.empty()) return Status::InvalidArgument(std::string(what) + " must not be empty");
   if (name.size() > kMaxNameBytes) {
     return Status::InvalidArgument(std::string(what) + " is longer than 255 bytes");
   }
+  if (!IsValidUtf8(name)) return Status::InvalidArgument(std::string(what) + " is not valid UTF-8");
   return Status::Ok();
 }
 

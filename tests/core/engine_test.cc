@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "engine/core/engine_impl.h"
+#include "engine/core/meta_keys.h"
 #include "engine/log/oplog.h"
 #include "engine/log/segment.h"
 #include "tests/testing/fake_env.h"
@@ -111,6 +112,22 @@ TEST(EngineTest, InitTwiceFailsAndChangesNothing) {
   ASSERT_TRUE(reopened.ok());
   EXPECT_EQ((*reopened)->device().id, id);
   EXPECT_EQ((*reopened)->device().member_name, "Alex");
+}
+
+TEST(EngineTest, Utf8IsCheckedAsRfc3629Says) {
+  for (const std::string& valid : std::vector<std::string>{
+           "", "plain ASCII", std::string("nul \0 inside", 12), "\xc2\x80", "\xdf\xbf",
+           "\xe0\xa0\x80", "\xed\x9f\xbf", "\xee\x80\x80", "\xef\xbf\xbf", "\xf0\x90\x80\x80",
+           "\xf4\x8f\xbf\xbf", "caf\xc3\xa9 \xf0\x9f\x92\x9e"}) {
+    EXPECT_TRUE(core::IsValidUtf8(valid)) << ::testing::PrintToString(valid);
+  }
+  for (const std::string& invalid : std::vector<std::string>{
+           "\x80", "a\xbf", "\xc0\x80", "\xc1\xbf", "\xc2", "\xc2\x41", "\xe0\x80\x80",
+           "\xe0\x9f\xbf", "\xed\xa0\x80", "\xed\xbf\xbf", "\xe1\x80", "\xf0\x80\x80\x80",
+           "\xf0\x8f\xbf\xbf", "\xf4\x90\x80\x80", "\xf5\x80\x80\x80", "\xf1\x80\x80", "\xfe",
+           "\xff", "ok then \xe2\x82"}) {
+    EXPECT_FALSE(core::IsValidUtf8(invalid)) << ::testing::PrintToString(invalid);
+  }
 }
 
 TEST(EngineTest, OpeningAnEmptyHomeSaysToRunInit) {

@@ -60,6 +60,48 @@ TEST(SyncTest, TwoDevicesThatShareASpaceConverge) {
   EXPECT_EQ(Push(*a.engine, *b.engine, a.space()), 0u);
 }
 
+TEST(SyncTest, TextThatIsNotUtf8IsRefusedAtCommitSoThatTheLogStaysSyncable) {
+  // Such an op could be stored, but never read back or synced: its device's
+  // log would be stuck behind it for good. Refused up front, naming the
+  // field and never the text.
+  Device a("Alex", 1), b("Alex", 2);
+  Link(a, b);
+  const std::string secret = "dear diary \xff\xfe";
+  const std::vector<Mutation> bad = {
+      Mutation::Create("journal", {{"text", secret}}),
+      Mutation::Create("journal", {{"tags", std::vector<std::string>{"ok", secret}}}),
+      Mutation::Create("journal", {{"mood\xc0\xaf", int64_t{1}}}),
+      Mutation::Create("journ\xed\xa0\x80l", {{"text", "fine"}}),
+  };
+  const std::vector<std::string> named = {"field 'text'", "field 'tags'", "a field name",
+                                          "the collection name"};
+  auto held = [&a] {
+    auto vv = a.engine->Versions(a.space());
+    EXPECT_TRUE(vv.ok());
+    return vv.ok() && vv->count(a.id()) ? vv->at(a.id()) : uint64_t{0};
+  };
+  const uint64_t before = held();
+  for (size_t i = 0; i < bad.size(); ++i) {
+    auto ids =
+        a.engine->Commit(a.space(), {Mutation::Create("journal", {{"text", "kept"}}), bad[i]});
+    ASSERT_FALSE(ids.ok()) << i;
+    EXPECT_EQ(ids.status().code(), StatusCode::kInvalidArgument) << i;
+    EXPECT_NE(ids.status().message().find(named[i]), std::string::npos) << ids.status().ToString();
+    EXPECT_NE(ids.status().message().find("UTF-8"), std::string::npos) << ids.status().ToString();
+    EXPECT_EQ(ids.status().message().find("dear diary"), std::string::npos);
+  }
+  // All or nothing: the good mutation beside each bad one was not stored.
+  EXPECT_EQ(held(), before);
+  EXPECT_EQ(Snapshot(*a.engine, a.space()).find("kept"), std::string::npos);
+  // Text in any script, and emoji, is UTF-8 and syncs as it is.
+  const std::string text = "caf\xc3\xa9, \xe6\x97\xa5\xe6\x9c\xac, \xf0\x9f\x92\x9e";
+  Add(a, text);
+  EXPECT_EQ(Push(*a.engine, *b.engine, a.space()), 1u);
+  EXPECT_NE(Snapshot(*b.engine, a.space()).find("=" + text + "/"), std::string::npos);
+  VerifyReport report;
+  EXPECT_TRUE(a.engine->Verify(&report).ok());
+}
+
 TEST(SyncTest, ConcurrentEditsOfOneTextBecomeAConflictThatALaterEditResolves) {
   Device a("Alex", 1), b("Alex", 2);
   Link(a, b);

@@ -217,7 +217,8 @@ class Engine {
   // Applies `mutations` to `space` as one atomic, durable commit, and
   // returns the ids of the records touched, in order. InvalidArgument or
   // NotFound (nothing written) when a mutation names a record that does
-  // not exist, or is malformed, or names a collection reserved for the
+  // not exist, or is malformed (names must be 1 to 255 bytes, and names,
+  // text and list items UTF-8), or names a collection reserved for the
   // engine (starting with '_'); FailedPrecondition for a shared space whose
   // partnership has ended (read-only).
   virtual Result<std::vector<std::string>> Commit(const SpaceId& space,
