@@ -128,6 +128,14 @@ TEST(EngineTest, Utf8IsCheckedAsRfc3629Says) {
            "\xff", "ok then \xe2\x82"}) {
     EXPECT_FALSE(core::IsValidUtf8(invalid)) << ::testing::PrintToString(invalid);
   }
+  // ASCII is read eight bytes at a time: each case after runs of every length.
+  for (size_t n = 0; n < 20; ++n) {
+    const std::string run(n, 'a');
+    EXPECT_TRUE(core::IsValidUtf8(run + "\xc3\xa9" + run + "\xf0\x9f\x92\x9e" + run)) << n;
+    EXPECT_FALSE(core::IsValidUtf8(run + "\xff" + run)) << n;
+    EXPECT_FALSE(core::IsValidUtf8(run + "\xed\xa0\x80" + run)) << n;
+    EXPECT_FALSE(core::IsValidUtf8(run + "\xe2\x82")) << n;
+  }
 }
 
 TEST(EngineTest, OpeningAnEmptyHomeSaysToRunInit) {
