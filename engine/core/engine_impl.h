@@ -85,6 +85,9 @@ class EngineImpl final : public Engine {
 
   // For tests that tamper with the stored bytes.
   store::Store* StoreForTest() { return store_.get(); }
+  // For tests of what peers refuse: commits stop checking that text is
+  // UTF-8, as a faulty or hostile device's would. Call before any commit.
+  void SkipTextChecksForTest() { skip_text_checks_for_test_ = true; }
   // The epoch keys of `space` this device holds, by epoch (tests check
   // what a revoked device can still read).
   std::map<uint32_t, std::string> EpochKeysForTest(const SpaceId& space);
@@ -253,6 +256,7 @@ class EngineImpl final : public Engine {
   Env& env_;
   EngineOptions options_;
   DeviceSecrets secrets_;
+  bool skip_text_checks_for_test_ = false;  // see SkipTextChecksForTest
   std::unique_ptr<store::Store> store_;
   DeviceInfo device_;
   crypto::SymmetricKey index_key_;

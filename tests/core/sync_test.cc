@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <random>
 
+#include "engine/core/engine_impl.h"
 #include "kindred/engine.h"
 #include "kindred/v1/store.pb.h"
 #include "tests/testing/engine_fixture.h"
@@ -36,6 +37,15 @@ uint64_t Push(Engine& from, Engine& to, const SpaceId& space, size_t max_ops = 6
 void SyncBoth(Device& a, Device& b) {
   Push(*a.engine, *b.engine, a.space());
   Push(*b.engine, *a.engine, a.space());
+}
+
+// The last op of `device`'s log in `space` that `e` holds (0: none).
+uint64_t HeldOf(Engine& e, const SpaceId& space, const DeviceId& device) {
+  auto vv = e.Versions(space);
+  EXPECT_TRUE(vv.ok());
+  if (!vv.ok()) return 0;
+  auto it = vv->find(device);
+  return it == vv->end() ? 0 : it->second;
 }
 
 std::string Add(Device& d, const std::string& text) {
@@ -75,11 +85,7 @@ TEST(SyncTest, TextThatIsNotUtf8IsRefusedAtCommitSoThatTheLogStaysSyncable) {
   };
   const std::vector<std::string> named = {"field 'text'", "field 'tags'", "a field name",
                                           "the collection name"};
-  auto held = [&a] {
-    auto vv = a.engine->Versions(a.space());
-    EXPECT_TRUE(vv.ok());
-    return vv.ok() && vv->count(a.id()) ? vv->at(a.id()) : uint64_t{0};
-  };
+  auto held = [&a] { return HeldOf(*a.engine, a.space(), a.id()); };
   const uint64_t before = held();
   for (size_t i = 0; i < bad.size(); ++i) {
     auto ids =
@@ -100,6 +106,34 @@ TEST(SyncTest, TextThatIsNotUtf8IsRefusedAtCommitSoThatTheLogStaysSyncable) {
   EXPECT_NE(Snapshot(*b.engine, a.space()).find("=" + text + "/"), std::string::npos);
   VerifyReport report;
   EXPECT_TRUE(a.engine->Verify(&report).ok());
+}
+
+TEST(SyncTest, APeersOpWhoseTextIsNotUtf8IsRefusedAndNothingIsStored) {
+  // What a faulty or hostile member could send, signed and encrypted as it
+  // should be: the receiver checks the text itself (the payload declares it
+  // bytes, so protobuf does not).
+  for (const Mutation& bad :
+       {Mutation::Create("journal", {{"text", std::string("dear diary \xff")}}),
+        Mutation::Create("journal", {{"tags", std::vector<std::string>{"ok", "\xc0\xaf"}}})}) {
+    Device a("Alex", 1), b("Alex", 2);
+    Link(a, b);
+    Add(a, "a good entry first");
+    Push(*a.engine, *b.engine, a.space());
+    const std::string before = Snapshot(*b.engine, a.space());
+    const uint64_t held = HeldOf(*b.engine, a.space(), a.id());
+    ASSERT_EQ(held, HeldOf(*a.engine, a.space(), a.id()));
+    static_cast<core::EngineImpl&>(*a.engine).SkipTextChecksForTest();
+    auto ids = a.engine->Commit(a.space(), {bad});
+    ASSERT_TRUE(ids.ok()) << ids.status().ToString();
+    auto moved = testing::Push(*a.engine, *b.engine, a.space());
+    ASSERT_FALSE(moved.ok());
+    EXPECT_EQ(moved.status().code(), StatusCode::kCorruption) << moved.status().ToString();
+    EXPECT_NE(moved.status().message().find("malformed payload"), std::string::npos)
+        << moved.status().ToString();
+    EXPECT_EQ(moved.status().message().find("dear diary"), std::string::npos);
+    EXPECT_EQ(Snapshot(*b.engine, a.space()), before);
+    EXPECT_EQ(HeldOf(*b.engine, a.space(), a.id()), held);
+  }
 }
 
 TEST(SyncTest, ConcurrentEditsOfOneTextBecomeAConflictThatALaterEditResolves) {
