@@ -658,6 +658,9 @@ Result<std::unique_ptr<Engine>> EngineImpl::Create(const InitOptions& init) {
   const std::string& home = init.engine.home;
   if (home.empty()) return Status::InvalidArgument("no home directory given");
   KINDRED_RETURN_IF_ERROR(CheckName("the member name", init.member_name));
+  if (!init.device_name.empty()) {
+    KINDRED_RETURN_IF_ERROR(CheckName("the device name", init.device_name));
+  }
   if (env.fs().Exists(KeyFilePath(home))) {
     return Status::AlreadyExists("a device already exists in " + home +
                                  "; nothing was changed (use another --home for a new device)");

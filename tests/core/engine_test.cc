@@ -138,6 +138,26 @@ TEST(EngineTest, Utf8IsCheckedAsRfc3629Says) {
   }
 }
 
+TEST(EngineTest, InitRefusesNamesThatAreNotUtf8AndLeavesNoHome) {
+  for (const auto& [member, device] :
+       {std::pair<std::string, std::string>{"Al\xffx", "laptop"},
+        std::pair<std::string, std::string>{"Alex", "lap\xc0\xaftop"}}) {
+    TempDir dir;
+    TestEnv env(1);
+    InitOptions init;
+    init.engine.home = dir.path() + "/home";
+    init.engine.env = &env;
+    init.member_name = member;
+    init.device_name = device;
+    auto engine = Engine::Init(init);
+    ASSERT_FALSE(engine.ok());
+    EXPECT_EQ(engine.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(engine.status().message().find("not valid UTF-8"), std::string::npos)
+        << engine.status().ToString();
+    EXPECT_FALSE(std::filesystem::exists(init.engine.home));
+  }
+}
+
 TEST(EngineTest, OpeningAnEmptyHomeSaysToRunInit) {
   TempDir dir;
   auto engine = Engine::Open({.home = dir.path()});
