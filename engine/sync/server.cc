@@ -89,14 +89,25 @@ void Server::Start() {
     });
   });
   Spawn([this] { return AcceptLoop(); });
-  if (!options_.dial_known_peers) return;
-  Result<std::vector<PeerInfo>> peers = engine_.Peers();
-  if (!peers.ok()) {
-    Log("cannot read the known peers: " + peers.status().message());
-    return;
-  }
-  for (const PeerInfo& peer : *peers) {
-    if (!peer.address.empty()) StartDialer(peer.card.id, peer.address);
+  if (options_.dial_known_peers) Spawn([this] { return WatchPeers(); });
+}
+
+asio::awaitable<void> Server::WatchPeers() {
+  asio::steady_timer timer(executor_);
+  while (!stopping_) {
+    Result<std::vector<PeerInfo>> peers =
+        co_await Offload(blocking_, [this] { return engine_.Peers(); });
+    if (stopping_) break;
+    if (!peers.ok()) {
+      Log("cannot read the known peers: " + peers.status().message());
+    } else {
+      for (const PeerInfo& peer : *peers) {
+        if (!peer.address.empty()) StartDialer(peer.card.id, peer.address);
+      }
+    }
+    backoff_timers_.insert(&timer);
+    co_await SleepFor(timer, options_.peer_refresh);
+    backoff_timers_.erase(&timer);
   }
 }
 

@@ -44,6 +44,10 @@ struct ServerOptions {
   SessionOptions session;
   // Dial the peers whose address is remembered, and keep reconnecting.
   bool dial_known_peers = true;
+  // How often the remembered peers are read again, so that a peer whose
+  // address became known after Start (a one-shot sync run through this
+  // server, a device paired since and synced once) is dialled too.
+  Duration peer_refresh = std::chrono::seconds(30);
   // Reconnection backoff: starts here, doubles after each failure up to
   // the maximum, with +-25% jitter; back to the start after a session
   // that caught up.
@@ -88,6 +92,9 @@ class Server {
   asio::awaitable<void> AcceptLoop();
   asio::awaitable<void> ServeConnection(asio::ip::tcp::socket socket);
   asio::awaitable<void> DialLoop(DeviceId device);
+  // Until Stop: starts a dialer for every remembered peer with an address,
+  // then again every options.peer_refresh.
+  asio::awaitable<void> WatchPeers();
   // Starts a dialer for `device` at `address` unless one runs.
   void StartDialer(const DeviceId& device, const std::string& address);
   // Runs `coroutine` on the executor, counted so Stop can wait for it.
@@ -112,7 +119,7 @@ class Server {
   bool stopping_ = false;
   std::set<Session*> sessions_;
   std::map<DeviceId, std::string> dialers_;  // device -> address being dialled
-  std::set<asio::steady_timer*> backoff_timers_;
+  std::set<asio::steady_timer*> backoff_timers_;  // cancelled by Stop (the peer watch's too)
   Event sessions_changed_;
 };
 

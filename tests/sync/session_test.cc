@@ -309,6 +309,32 @@ TEST(SyncSessionTest, ALiveSessionForwardsALogThatReachedEachSideFromElsewhere) 
   EXPECT_EQ(Snapshot(*a.engine, a.space()), Snapshot(*b.engine, a.space()));
 }
 
+TEST(SyncSessionTest, ServeDialsAPeerFirstReachedAfterItStarted) {
+  // B's server starts knowing no address of A's (a device just paired, say).
+  // A one-shot sync of B's with A (as `kindred sync --peer`, run through
+  // B's server) records where A listens; B's server then keeps a live
+  // session with A, and A's next entry reaches B at once.
+  Device a("Alex", 1), b("Alex", 2);
+  Link(a, b);
+  Loop loop;
+  TestServer server_a(loop, a, Quiet());
+  ServerOptions options;
+  options.session = FastSession();
+  options.peer_refresh = std::chrono::milliseconds(50);
+  TestServer server_b(loop, b, options);
+  loop.RunFor(std::chrono::milliseconds(150));
+  EXPECT_EQ(server_b.server().SessionCountForTest(), 0u) << server_b.LogText();
+  a.Add("before the first sync");
+  ASSERT_EQ(SyncWith(loop, b, server_a.address()).session.reason, EndReason::kCompleted);
+  EXPECT_TRUE(loop.RunUntil([&] { return server_b.server().SessionCountForTest() == 1; },
+                            std::chrono::seconds(5)))
+      << server_b.LogText();
+  a.Add("pushed live");
+  EXPECT_TRUE(loop.RunUntil([&] { return b.Versions() == a.Versions(); }, std::chrono::seconds(5)))
+      << server_b.LogText();
+  EXPECT_EQ(Snapshot(*a.engine, a.space()), Snapshot(*b.engine, a.space()));
+}
+
 TEST(SyncSessionTest, ServeReconnectsWithBackoffWhenThePeerComesBack) {
   Device a("Alex", 1), b("Alex", 2);
   Link(a, b);
