@@ -105,9 +105,9 @@ asio::awaitable<void> Server::WatchPeers() {
         if (!peer.address.empty()) StartDialer(peer.card.id, peer.address);
       }
     }
-    backoff_timers_.insert(&timer);
+    sleeping_timers_.insert(&timer);
     co_await SleepFor(timer, options_.peer_refresh);
-    backoff_timers_.erase(&timer);
+    sleeping_timers_.erase(&timer);
   }
 }
 
@@ -120,7 +120,7 @@ void Server::Stop() {
   }
   error_code ignored;
   acceptor_.close(ignored);
-  for (asio::steady_timer* timer : backoff_timers_) timer->cancel();
+  for (asio::steady_timer* timer : sleeping_timers_) timer->cancel();
   for (Session* session : sessions_) session->Stop();
   sessions_changed_.Notify();
 }
@@ -291,9 +291,9 @@ asio::awaitable<void> Server::DialLoop(DeviceId device) {
     const double jitter = 0.75 + 0.5 * (static_cast<double>(random) / 4294967295.0);
     const auto wait = std::chrono::duration_cast<Duration>(backoff * jitter);
     backoff = std::min<Duration>(backoff * 2, options_.backoff_max);
-    backoff_timers_.insert(&timer);
+    sleeping_timers_.insert(&timer);
     co_await SleepFor(timer, wait);
-    backoff_timers_.erase(&timer);
+    sleeping_timers_.erase(&timer);
   }
   dialers_.erase(device);
 }

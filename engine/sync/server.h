@@ -119,7 +119,8 @@ class Server {
   bool stopping_ = false;
   std::set<Session*> sessions_;
   std::map<DeviceId, std::string> dialers_;  // device -> address being dialled
-  std::set<asio::steady_timer*> backoff_timers_;  // cancelled by Stop (the peer watch's too)
+  // Timers a coroutine sleeps on (a dialer's backoff, the peer watch): Stop cancels them.
+  std::set<asio::steady_timer*> sleeping_timers_;
   Event sessions_changed_;
 };
 
